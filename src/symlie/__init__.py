@@ -1,0 +1,36 @@
+"""symlie: make symmetry a first-class, measurable part of machine learning.
+
+One operator, the Lie derivative
+
+    (L_xi F)(x) = DF(x) v_xi(x) - drho_out(xi) F(x),
+
+serves enforcing, discovering and promoting symmetry. See :mod:`symlie.derivative` for the convention.
+"""
+from ._validation import NotClosedError, SymlieError
+from .algebra import (LieAlgebra, aff, direct_sum, gl, lorentz, scaling, se, sim, sl, so, so_pq, sp, span,
+                      symplectic_form, t)
+from .derivative import lie_bracket, lie_derivative, lie_derivative_dynamics, transform
+from .fields import grid_coordinates, grid_gradient, lie_derivative_grid
+from .groups import (GL, SE, SL, E, Group, Lorentz, O, S, SO, Sp, T, Z, as_group, direct_product,
+                     minkowski_metric)
+from .linalg import Nullspace, nullspace, singular_spectrum
+from .reps import (Covector, Point, ProductRep, Rep, Scalar, SumRep, TensorRep, Trivial, V, Vector)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__", "SymlieError", "NotClosedError",
+    # algebras
+    "LieAlgebra", "gl", "sl", "so", "so_pq", "lorentz", "sp", "t", "se", "sim", "aff", "scaling",
+    "direct_sum", "span", "symplectic_form",
+    # groups
+    "Group", "as_group", "SO", "O", "SE", "E", "T", "SL", "GL", "Sp", "Lorentz", "S", "Z", "direct_product",
+    "minkowski_metric",
+    # representations
+    "Rep", "V", "Vector", "Covector", "Scalar", "Trivial", "Point", "SumRep", "ProductRep", "TensorRep",
+    # the Lie derivative
+    "lie_derivative", "lie_derivative_dynamics", "lie_bracket", "transform",
+    "lie_derivative_grid", "grid_coordinates", "grid_gradient",
+    # linear algebra
+    "nullspace", "Nullspace", "singular_spectrum",
+]

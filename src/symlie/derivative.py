@@ -1,0 +1,205 @@
+"""The Lie derivative: one operator for enforcing, discovering and promoting symmetry.
+
+Convention (used everywhere in symlie). For a model F: R^{n_in} -> R^{n_out}, a group acting on inputs by
+x -> rho_in(g) x (linear or affine) and on outputs by the linear representation rho_out,
+
+    (K_g F)(x) = rho_out(g)^{-1} F(rho_in(g) x)                       (the transformed model)
+    (L_xi F)(x) = d/dt|_{t=0} K_{exp(t xi)} F (x) = DF(x) v_xi(x) - drho_out(xi) F(x)
+
+where v_xi(x) = d/dt|_0 rho_in(exp(t xi)) x is the input vector field (A x, or A x + b for affine
+actions). F is equivariant under the identity component iff L_xi F = 0 for every basis element xi.
+
+Since K_g K_h = K_{hg} (K is an anti-homomorphism for this left action), the Lie derivative reverses brackets:
+
+    L_{[xi, eta]} = -[L_xi, L_eta] = L_eta L_xi - L_xi L_eta.
+
+The official code of Otto et al. uses the opposite overall sign (drho_out F - DF v); nullspaces, ranks and
+nuclear norms are unaffected.
+
+For a dynamical system x' = f(x) the group acts on the fibre by the tangent lift, rho_out = Dtheta_g,
+and L_xi f = Df v_xi - Dv_xi f = [v_xi, f] is the Lie bracket of vector fields
+(:func:`lie_derivative_dynamics`, :func:`lie_bracket`).
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+
+from ._validation import SymlieError, as_tensor
+from .algebra import LieAlgebra
+from .groups import Group, as_group
+from .reps import Point, Rep, Trivial
+
+__all__ = ["lie_derivative", "lie_derivative_dynamics", "lie_bracket", "transform", "resolve_generators"]
+
+
+def resolve_generators(xi, rep: Rep | None = None) -> tuple[torch.Tensor, bool, Group | None]:
+    """Normalise the ``xi`` argument.
+
+    ``xi`` may be a LieAlgebra (all basis elements), a Group (its algebra basis), a single (d, d) matrix or a
+    stack (q, d, d). Returns (generators (q, d, d) float64, single, group-or-None).
+    """
+    if isinstance(xi, Group):
+        return xi.algebra.basis, False, xi
+    if isinstance(xi, LieAlgebra):
+        return xi.basis, False, as_group(xi)
+    X = as_tensor(xi, "xi", dtype=torch.float64)
+    if X.ndim == 2:
+        X, single = X.unsqueeze(0), True
+    elif X.ndim == 3:
+        single = False
+    else:
+        raise ValueError(f"xi: expected a LieAlgebra, a (d, d) matrix or a (q, d, d) stack, got shape {tuple(X.shape)}")
+    if X.shape[-1] != X.shape[-2]:
+        raise ValueError(f"xi: generators must be square matrices, got shape {tuple(X.shape)}")
+    return X, single, None
+
+
+def _default_rep_in(group: Group | None, rep_in: Rep | None, n_in: int) -> Rep:
+    if rep_in is not None:
+        if not isinstance(rep_in, Rep):
+            raise TypeError(f"rep_in: expected a Rep (e.g. sl.V(G) or sl.Point(G)), got {type(rep_in).__name__}")
+        return rep_in
+    if group is None:
+        raise ValueError("rep_in: required when xi is given as matrices (pass e.g. sl.V(G) or sl.Point(G))")
+    return Point(group)
+
+
+def _check_rep_out(rep_out: Rep | None, group: Group, n_out: int) -> Rep:
+    if rep_out is None:
+        return Trivial(group, n_out)
+    if not isinstance(rep_out, Rep):
+        raise TypeError(f"rep_out: expected a Rep or None (invariant outputs), got {type(rep_out).__name__}")
+    if not rep_out.is_linear:
+        raise SymlieError(f"rep_out: {rep_out} is an affine action; outputs need a linear representation "
+                          f"(use .tangent() for velocities)")
+    if rep_out.size != n_out:
+        raise ValueError(f"rep_out: representation {rep_out} has size {rep_out.size} but the model returns "
+                         f"{n_out} output(s)")
+    return rep_out
+
+
+def _call_model(f: Callable, x: torch.Tensor, name: str = "f") -> torch.Tensor:
+    y = f(x)
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"{name}: must return a torch.Tensor, got {type(y).__name__}")
+    if y.shape[0] != x.shape[0] or y.ndim not in (1, 2):
+        raise ValueError(f"{name}: expected output of shape (N,) or (N, n_out) for input of shape {tuple(x.shape)}, "
+                         f"got {tuple(y.shape)}")
+    return y
+
+
+def lie_derivative(f: Callable[[torch.Tensor], torch.Tensor], xi, x, rep_in: Rep | None = None,
+                   rep_out: Rep | None = None, *, batch_size: int | None = None) -> torch.Tensor:
+    """(L_xi F)(x) = DF(x) v_xi(x) - drho_out(xi) F(x) for every generator at every point.
+
+    One forward-mode autodiff pass (``torch.func.jvp``) over all (generator, point) pairs at once: no Python
+    loop over samples or generators. The result stays differentiable with respect to any parameters of ``f``
+    (so it can be used inside a training loss).
+
+    Args:
+        f: torch callable (N, n_in) -> (N, n_out) or (N,), batched over rows (e.g. an ``nn.Module``).
+        xi: a LieAlgebra / Group (all basis elements), one (d, d) generator, or a (q, d, d) stack.
+        x: sample points (N, n_in). Their dtype is used throughout (generators are cast to it); float64 is
+            recommended for linear algebra. Integer input is converted to float64.
+        rep_in: the action on inputs, size n_in (default: ``Point(G)`` of the algebra when xi is one).
+        rep_out: a linear representation on outputs, size n_out; ``None`` means invariant outputs.
+        batch_size: process this many points at a time (memory ~ q * batch_size rows); ``None``: all at once.
+
+    Returns:
+        (q, N, n_out) (or (q, N) for an (N,)-shaped model), or without the leading q for a single (d, d) xi.
+    """
+    X, single, group = resolve_generators(xi)
+    x = as_tensor(x, "x", ndim=2)
+    if x.shape[0] == 0:
+        raise ValueError("x: got 0 sample points")
+    rep_in = _default_rep_in(group, rep_in, x.shape[1])
+    group = rep_in.group
+    d = group.matrix_size
+    if X.shape[-1] != d:
+        raise ValueError(f"xi: generators are {X.shape[-1]}x{X.shape[-1]} but rep_in's group {group.name} uses "
+                         f"{d}x{d} matrices")
+    if rep_in.size != x.shape[1]:
+        raise ValueError(f"x: rep_in {rep_in} acts on R^{rep_in.size} but x has shape {tuple(x.shape)}")
+    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size: expected a positive int or None, got {batch_size!r}")
+
+    X = X.to(x.dtype)
+    q, N = X.shape[0], x.shape[0]
+    chunks = [x] if batch_size is None else list(torch.split(x, batch_size))
+    outs = []
+    flat_out = None
+    for xc in chunks:
+        n = xc.shape[0]
+        v = rep_in.vector_field(X, xc)                       # (q, n, n_in)
+        xr = xc.unsqueeze(0).expand(q, n, xc.shape[1]).reshape(q * n, -1)
+        y, dy = torch.func.jvp(f, (xr,), (v.reshape(q * n, -1),))
+        if not isinstance(y, torch.Tensor) or y.shape[0] != q * n or y.ndim not in (1, 2):
+            raise ValueError(f"f: expected output of shape (N,) or (N, n_out) for input of shape "
+                             f"{(q * n, xc.shape[1])}, got {tuple(y.shape) if isinstance(y, torch.Tensor) else type(y)}")
+        flat_out = y.ndim == 1
+        if flat_out:
+            y, dy = y.unsqueeze(-1), dy.unsqueeze(-1)
+        n_out = y.shape[-1]
+        ro = _check_rep_out(rep_out, group, n_out)
+        y = y.reshape(q, n, n_out)
+        L = dy.reshape(q, n, n_out)
+        if not isinstance(ro, Trivial):
+            L = L - ro.apply_drho(X, y)
+        outs.append(L)
+    L = torch.cat(outs, 1) if len(outs) > 1 else outs[0]
+    if flat_out:
+        L = L.squeeze(-1)
+    return L[0] if single else L
+
+
+def lie_derivative_dynamics(f: Callable[[torch.Tensor], torch.Tensor], xi, x, rep: Rep | None = None, *,
+                            batch_size: int | None = None) -> torch.Tensor:
+    """Lie derivative of a vector field x' = f(x) under the tangent-lift action: L_xi f = [v_xi, f].
+
+    Equals ``lie_derivative(f, xi, x, rep, rep.tangent())``: Df v_xi - A f, with A the linear part of xi.
+    Returns (q, N, n) (or (N, n) for a single generator).
+    """
+    X, single, group = resolve_generators(xi)
+    x = as_tensor(x, "x", ndim=2)
+    rep = _default_rep_in(group, rep, x.shape[1])
+    return lie_derivative(f, X[0] if single else X, x, rep, rep.tangent(), batch_size=batch_size)
+
+
+def lie_bracket(v: Callable[[torch.Tensor], torch.Tensor], f: Callable[[torch.Tensor], torch.Tensor], x) -> torch.Tensor:
+    """The Lie bracket of vector fields [v, f](x) = Df(x) v(x) - Dv(x) f(x), both (N, n) -> (N, n).
+
+    With v = v_xi this is L_xi f for the tangent-lift action; it also serves nonlinear generators.
+    """
+    x = as_tensor(x, "x", ndim=2)
+    vx = _call_model(v, x, "v")
+    fx, Dfv = torch.func.jvp(f, (x,), (vx,))
+    if vx.shape != x.shape or fx.shape != x.shape:
+        raise ValueError(f"v, f: vector fields must map (N, n) to (N, n); got {tuple(vx.shape)} and {tuple(fx.shape)}")
+    _, Dvf = torch.func.jvp(v, (x,), (fx,))
+    return Dfv - Dvf
+
+
+def transform(f: Callable[[torch.Tensor], torch.Tensor], g, rep_in: Rep, rep_out: Rep | None = None) -> Callable:
+    """The transformed model K_g F: x -> rho_out(g)^{-1} F(rho_in(g) x), for one group element g (d, d).
+
+    ``rep_out=None`` means invariant outputs. For dynamics use ``rep_out = rep_in.tangent()``.
+    """
+    g = as_tensor(g, "g", ndim=2)
+    if not isinstance(rep_in, Rep):
+        raise TypeError(f"rep_in: expected a Rep, got {type(rep_in).__name__}")
+    d = rep_in.group.matrix_size
+    if g.shape != (d, d):
+        raise ValueError(f"g: expected a ({d}, {d}) group element for {rep_in.group.name}, got {tuple(g.shape)}")
+    if rep_out is not None and not rep_out.is_linear:
+        raise SymlieError(f"rep_out: {rep_out} is affine; outputs need a linear representation")
+    ginv = torch.linalg.inv(g)
+
+    def Kf(x):
+        y = f(rep_in.act(g, x))
+        if rep_out is None:
+            return y
+        return rep_out.apply_rho(ginv.to(y.dtype), y)
+
+    return Kf

@@ -1,0 +1,124 @@
+"""Nullspaces and singular spectra with explicit, recorded rank rules (float64 by default).
+
+Every symmetry computation in symlie ends in a nullspace: of the stacked constraints (enforce), of the
+Lie-derivative operator xi -> L_xi F (discover), or of the promoted solution (promote). :func:`nullspace`
+returns the basis together with the full singular spectrum, the threshold used, and the gap ratio, so that
+a user can always see how clear-cut the answer is.
+
+Rank rules (``rule``):
+  * ``"rtol"``: singular values <= rtol * sigma_max (+ atol) count as zero;
+  * ``"gap"``: cut at the largest ratio sigma_i / sigma_{i+1} among consecutive values (values below
+    ``floor * sigma_max`` are clamped to that floor so exact zeros do not give infinite ratios); a gap
+    counts only if its ratio is at least ``min_gap``, otherwise the full-rank answer (empty nullspace) is
+    returned.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from ._validation import as_tensor
+
+__all__ = ["Nullspace", "nullspace", "singular_spectrum"]
+
+
+@dataclass
+class Nullspace:
+    """Result of :func:`nullspace`.
+
+    Attributes:
+        basis: (n, k) orthonormal columns spanning the numerical nullspace.
+        singular_values: (n,) all singular values, descending (zeros appended when the matrix has fewer rows
+            than columns).
+        rank: number of singular values above the threshold (n - k).
+        threshold: the absolute cut used.
+        rule: the rank rule (``"rtol"`` or ``"gap"``) and its parameters.
+        gap_ratio: sigma_{rank} / sigma_{rank+1} (1-based: smallest kept over largest discarded); ``inf`` when
+            the discarded value is exactly zero, ``nan`` when nothing is kept or nothing discarded.
+        complement: (n, rank) orthonormal columns spanning the broken (non-null) directions.
+    """
+
+    basis: torch.Tensor
+    singular_values: torch.Tensor
+    rank: int
+    threshold: float
+    rule: dict = field(default_factory=dict)
+    gap_ratio: float = float("nan")
+    complement: torch.Tensor | None = None
+
+    @property
+    def dim(self) -> int:
+        return self.basis.shape[1]
+
+    @property
+    def normalized_spectrum(self) -> torch.Tensor:
+        s = self.singular_values
+        return s / s[0] if s.numel() and s[0] > 0 else s
+
+
+def singular_spectrum(A, *, method: str = "svd") -> tuple[torch.Tensor, torch.Tensor]:
+    """(singular values (n,) descending, right singular vectors (n, n) as columns) of A (m, n).
+
+    ``method="svd"``: dense SVD of A; ``"gram"``: eigendecomposition of A^T A (cheaper when m >> n, accurate
+    to about sqrt(machine epsilon) relative for the small values).
+    """
+    A = as_tensor(A, "A", ndim=2)
+    m, n = A.shape
+    if n == 0:
+        raise ValueError("A: has no columns")
+    if method == "svd":
+        if m == 0:
+            return A.new_zeros(n), torch.eye(n, dtype=A.dtype)
+        _, S, Vh = torch.linalg.svd(A, full_matrices=True)
+        s = torch.cat([S, A.new_zeros(n - S.numel())]) if S.numel() < n else S
+        return s, Vh.T
+    if method == "gram":
+        G = A.T @ A
+        ev, U = torch.linalg.eigh(0.5 * (G + G.T))
+        ev, U = ev.flip(0), U.flip(1)
+        return ev.clamp(min=0).sqrt(), U
+    raise ValueError(f"method: expected 'svd' or 'gram', got {method!r}")
+
+
+def nullspace(A, *, rule: str = "rtol", rtol: float = 1e-8, atol: float = 0.0, min_gap: float = 1e3,
+              floor: float = 1e-15, method: str = "svd") -> Nullspace:
+    """Numerical nullspace of A (m, n) with the rank rule recorded (see module docstring).
+
+    Args:
+        A: matrix (m, n); float64 recommended.
+        rule: ``"rtol"`` or ``"gap"``.
+        rtol, atol: for ``"rtol"``: zero means sigma <= rtol * sigma_max + atol.
+        min_gap: for ``"gap"``: smallest ratio accepted as a gap.
+        floor: for ``"gap"``: relative floor applied before taking ratios.
+        method: ``"svd"`` or ``"gram"`` (see :func:`singular_spectrum`).
+    """
+    s, Vt = singular_spectrum(A, method=method)
+    n = s.numel()
+    smax = float(s[0])
+    if rule == "rtol":
+        if rtol < 0 or atol < 0:
+            raise ValueError(f"rtol, atol: must be >= 0, got {rtol}, {atol}")
+        thr = rtol * smax + atol
+        rank = int((s > thr).sum())
+        info = {"rule": "rtol", "rtol": rtol, "atol": atol}
+    elif rule == "gap":
+        if smax == 0:
+            rank, thr = 0, 0.0
+        else:
+            sc = torch.clamp(s, min=floor * smax)
+            ratios = sc[:-1] / sc[1:]
+            if ratios.numel() and float(ratios.max()) >= min_gap:
+                rank = int(torch.argmax(ratios)) + 1
+            else:
+                rank = n
+            thr = float(s[rank]) if rank < n else 0.0
+        info = {"rule": "gap", "min_gap": min_gap, "floor": floor}
+    else:
+        raise ValueError(f"rule: expected 'rtol' or 'gap', got {rule!r}")
+    if 0 < rank < n:
+        gap = float(s[rank - 1] / s[rank]) if s[rank] > 0 else float("inf")
+    else:
+        gap = float("nan")
+    return Nullspace(basis=Vt[:, rank:], singular_values=s, rank=rank, threshold=float(thr), rule=info,
+                     gap_ratio=gap, complement=Vt[:, :rank])
