@@ -13,7 +13,7 @@ from .derivative import lie_bracket, lie_derivative, lie_derivative_dynamics, tr
 from .fields import grid_coordinates, grid_gradient, lie_derivative_grid
 from .groups import (GL, SE, SL, E, Group, Lorentz, O, S, SO, Sp, T, Z, as_group, direct_product,
                      minkowski_metric)
-from .linalg import Nullspace, nullspace, singular_spectrum
+from .linalg import Nullspace, nullspace, principal_angles, singular_spectrum
 from .reps import (Covector, Point, ProductRep, Rep, Scalar, SumRep, TensorRep, Trivial, V, Vector)
 
 __version__ = "0.1.0"
@@ -32,5 +32,5 @@ __all__ = [
     "lie_derivative", "lie_derivative_dynamics", "lie_bracket", "transform",
     "lie_derivative_grid", "grid_coordinates", "grid_gradient",
     # linear algebra
-    "nullspace", "Nullspace", "singular_spectrum",
+    "nullspace", "Nullspace", "singular_spectrum", "principal_angles",
 ]

@@ -119,7 +119,7 @@ class LieAlgebra:
                 and bool(torch.equal(self._basis, other._basis)))
 
     def __hash__(self) -> int:
-        return hash((self.affine, tuple(self._basis.shape), self.name))
+        return hash((self.affine, tuple(self._basis.shape)))
 
     # ------------------------------------------------------------------ linear structure
     def element(self, coeffs) -> torch.Tensor:
@@ -132,7 +132,7 @@ class LieAlgebra:
 
     @cached_property
     def _pinv(self) -> torch.Tensor:
-        return torch.linalg.pinv(self._basis.reshape(self.dim, -1))  # (d*d, q)
+        return torch.linalg.pinv(self._basis.reshape(self.dim, self.matrix_size ** 2))  # (d*d, q)
 
     def coordinates(self, X, *, return_residual: bool = False):
         """Least-squares coordinates (..., q) of matrices X (..., d, d) in this basis.
@@ -147,14 +147,14 @@ class LieAlgebra:
         c = flat @ self._pinv
         if not return_residual:
             return c
-        res = flat - c @ self._basis.reshape(self.dim, -1)
+        res = flat - c @ self._basis.reshape(self.dim, d * d)
         return c, torch.linalg.vector_norm(res, dim=-1)
 
     def contains(self, X, tol: float = 1e-10) -> torch.Tensor:
-        """True where the matrices X (..., d, d) lie in the algebra (relative residual <= tol)."""
+        """True where the matrices X (..., d, d) lie in the algebra: |X - proj(X)|_F <= tol |X|_F (relative)."""
         X = as_tensor(X, "X", dtype=self._basis.dtype)
         _, res = self.coordinates(X, return_residual=True)
-        return res <= tol * torch.clamp(_frob(X), min=1.0)
+        return res <= tol * _frob(X)
 
     # ------------------------------------------------------------------ bracket structure
     @staticmethod
@@ -235,7 +235,7 @@ class LieAlgebra:
         return LieAlgebra(Q.T.reshape(self._basis.shape), name=self.name, affine=self.affine)
 
     def is_orthonormal(self, tol: float = 1e-12) -> bool:
-        F = self._basis.reshape(self.dim, -1)
+        F = self._basis.reshape(self.dim, self.matrix_size ** 2)
         return bool((F @ F.T - torch.eye(self.dim, dtype=F.dtype)).abs().max() <= tol) if self.dim else True
 
     def subalgebra(self, coeffs, *, name: str | None = None, check_closure: bool = True,
@@ -294,6 +294,9 @@ class LieAlgebra:
         translate = [True] * k if translate is None else list(translate)
         if len(translate) != k:
             raise ValueError(f"translate: expected {k} booleans, got {len(translate)}")
+        if not any(translate) and bool((A.reshape(self.dim, -1).abs().sum(1) == 0).any()):
+            raise ValueError("translate: with no copy translated, the pure translations of "
+                             f"{self.name} act as zero; use .linear_part() generators (a linear algebra) instead")
         H = torch.zeros(self.dim, k * n + 1, k * n + 1, dtype=self._basis.dtype)
         H[:, :k * n, :k * n] = blocks
         b = self.translation_part()

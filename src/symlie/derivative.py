@@ -56,6 +56,13 @@ def resolve_generators(xi, rep: Rep | None = None) -> tuple[torch.Tensor, bool, 
     return X, single, None
 
 
+def check_same_algebra(rep: Rep, group: Group, name: str) -> None:
+    """Both actions must read the generators xi as the same matrices: refuse reps of another group's algebra."""
+    if rep.group.algebra != group.algebra:
+        raise SymlieError(f"{name}: {rep} is a representation of {rep.group.name} but the input action belongs to "
+                          f"{group.name}; both must be built on the same group (or algebra)")
+
+
 def _default_rep_in(group: Group | None, rep_in: Rep | None, n_in: int) -> Rep:
     if rep_in is not None:
         if not isinstance(rep_in, Rep):
@@ -71,6 +78,7 @@ def _check_rep_out(rep_out: Rep | None, group: Group, n_out: int) -> Rep:
         return Trivial(group, n_out)
     if not isinstance(rep_out, Rep):
         raise TypeError(f"rep_out: expected a Rep or None (invariant outputs), got {type(rep_out).__name__}")
+    check_same_algebra(rep_out, group, "rep_out")
     if not rep_out.is_linear:
         raise SymlieError(f"rep_out: {rep_out} is an affine action; outputs need a linear representation "
                           f"(use .tangent() for velocities)")
@@ -124,6 +132,11 @@ def lie_derivative(f: Callable[[torch.Tensor], torch.Tensor], xi, x, rep_in: Rep
         raise ValueError(f"x: rep_in {rep_in} acts on R^{rep_in.size} but x has shape {tuple(x.shape)}")
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
         raise ValueError(f"batch_size: expected a positive int or None, got {batch_size!r}")
+    if isinstance(f, torch.nn.Module):
+        dts = {p.dtype for p in f.parameters() if p.is_floating_point()}
+        if dts and x.dtype not in dts:
+            raise TypeError(f"x: has dtype {x.dtype} but the module's parameters are {sorted(map(str, dts))}; "
+                            f"convert one of them explicitly (e.g. model.double() or x.float())")
 
     X = X.to(x.dtype)
     q, N = X.shape[0], x.shape[0]
@@ -133,7 +146,7 @@ def lie_derivative(f: Callable[[torch.Tensor], torch.Tensor], xi, x, rep_in: Rep
     for xc in chunks:
         n = xc.shape[0]
         v = rep_in.vector_field(X, xc)                       # (q, n, n_in)
-        xr = xc.unsqueeze(0).expand(q, n, xc.shape[1]).reshape(q * n, -1)
+        xr = xc.unsqueeze(0).expand(q, n, xc.shape[1]).reshape(q * n, -1).contiguous()  # n = 1 gives a stride-0 view
         y, dy = torch.func.jvp(f, (xr,), (v.reshape(q * n, -1),))
         if not isinstance(y, torch.Tensor) or y.shape[0] != q * n or y.ndim not in (1, 2):
             raise ValueError(f"f: expected output of shape (N,) or (N, n_out) for input of shape "
@@ -172,7 +185,7 @@ def lie_bracket(v: Callable[[torch.Tensor], torch.Tensor], f: Callable[[torch.Te
 
     With v = v_xi this is L_xi f for the tangent-lift action; it also serves nonlinear generators.
     """
-    x = as_tensor(x, "x", ndim=2)
+    x = as_tensor(x, "x", ndim=2).contiguous()  # jvp refuses primals with overlapping memory (expanded views)
     vx = _call_model(v, x, "v")
     fx, Dfv = torch.func.jvp(f, (x,), (vx,))
     if vx.shape != x.shape or fx.shape != x.shape:

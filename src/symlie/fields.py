@@ -18,7 +18,7 @@ from typing import Sequence
 import torch
 
 from ._validation import SymlieError, as_tensor
-from .derivative import resolve_generators
+from .derivative import check_same_algebra, resolve_generators
 from .groups import as_group
 from .reps import Point, Rep, Trivial
 
@@ -112,6 +112,7 @@ def lie_derivative_grid(u, xi, rep_domain: Rep | None = None, rep_channels: Rep 
     if rep_channels is not None:
         if not isinstance(rep_channels, Rep) or not rep_channels.is_linear:
             raise SymlieError("rep_channels: expected a linear Rep on the channels (or None for scalars)")
+        check_same_algebra(rep_channels, group, "rep_channels")
         if rep_channels.size != C:
             raise ValueError(f"rep_channels: {rep_channels} has size {rep_channels.size} but u has {C} channels "
                              f"(axis {-n - 1} of shape {tuple(u.shape)})")

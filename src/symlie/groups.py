@@ -34,10 +34,11 @@ class Group:
         name: label used in summaries.
         check: verify that each discrete generator normalises the algebra (h xi h^-1 stays in g), which any
             group element must do; ``normalize_tol`` is the relative tolerance of that check.
+        invertible_rtol: a discrete generator whose condition number exceeds 1 / invertible_rtol is refused.
     """
 
     def __init__(self, algebra: LieAlgebra, discrete=None, *, name: str | None = None, check: bool = True,
-                 normalize_tol: float = 1e-9):
+                 normalize_tol: float = 1e-9, invertible_rtol: float = 1e-12):
         if not isinstance(algebra, LieAlgebra):
             raise TypeError(f"algebra: expected a LieAlgebra, got {type(algebra).__name__}")
         d = algebra.matrix_size
@@ -46,9 +47,10 @@ class Group:
         else:
             H = as_matrix_stack(discrete, "discrete", size=d)
         if H.shape[0]:
-            dets = torch.linalg.det(H)
-            if bool((dets.abs() < 1e-12).any()):
-                raise ValueError("discrete: generators must be invertible matrices")
+            sv = torch.linalg.svdvals(H)
+            if bool((sv[:, -1] <= invertible_rtol * sv[:, 0]).any()):
+                raise ValueError(f"discrete: generators must be invertible matrices (smallest/largest singular value "
+                                 f"<= invertible_rtol={invertible_rtol:g})")
             if algebra.affine:
                 last = H[:, -1, :]
                 expect = torch.zeros_like(last)

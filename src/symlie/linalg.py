@@ -20,7 +20,7 @@ import torch
 
 from ._validation import as_tensor
 
-__all__ = ["Nullspace", "nullspace", "singular_spectrum"]
+__all__ = ["Nullspace", "nullspace", "singular_spectrum", "principal_angles"]
 
 
 @dataclass
@@ -122,3 +122,26 @@ def nullspace(A, *, rule: str = "rtol", rtol: float = 1e-8, atol: float = 0.0, m
         gap = float("nan")
     return Nullspace(basis=Vt[:, rank:], singular_values=s, rank=rank, threshold=float(thr), rule=info,
                      gap_ratio=gap, complement=Vt[:, :rank])
+
+
+def principal_angles(A, B) -> torch.Tensor:
+    """Principal angles (radians, ascending) between the column spans of A (n, a) and B (n, b).
+
+    Computed from the sines (singular values of (I - Q_A Q_A^T) Q_B, accurate for small angles) and the
+    cosines (singular values of Q_A^T Q_B), taking whichever is better conditioned. Returns min(a, b) angles.
+    """
+    A = as_tensor(A, "A", ndim=2)
+    B = as_tensor(B, "B", ndim=2)
+    if A.shape[0] != B.shape[0]:
+        raise ValueError(f"A, B: expected the same number of rows, got {tuple(A.shape)} and {tuple(B.shape)}")
+    k = min(A.shape[1], B.shape[1])
+    if k == 0:
+        return A.new_zeros(0)
+    Qa, _ = torch.linalg.qr(A)
+    Qb, _ = torch.linalg.qr(B)
+    if A.shape[1] < B.shape[1]:
+        Qa, Qb = Qb, Qa
+    ang_c = torch.arccos(torch.linalg.svdvals(Qa.T @ Qb).clamp(max=1.0))               # ascending angles
+    sin = torch.linalg.svdvals(Qb - Qa @ (Qa.T @ Qb)).clamp(max=1.0).flip(0)   # ascending sines
+    ang_s = torch.arcsin(sin)
+    return torch.where(sin < 0.7, ang_s, ang_c)

@@ -264,9 +264,11 @@ class Trivial(Rep):
         return torch.eye(self.k, dtype=g.dtype).expand(*g.shape[:-2], self.k, self.k).clone()
 
     def apply_drho(self, X, v):
+        self._check_X(X)
         return torch.zeros_like(v)
 
     def apply_rho(self, g, v):
+        self._check_X(g, "g")
         return v
 
     def dual(self) -> "Rep":

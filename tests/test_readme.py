@@ -1,0 +1,27 @@
+"""The README's Python examples run as written."""
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _blocks():
+    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def test_readme_has_python_examples():
+    assert len(_blocks()) >= 3
+
+
+def test_readme_examples_run(capsys):
+    ns: dict = {}
+    for i, code in enumerate(_blocks()):  # blocks build on each other, as a reader would run them
+        try:
+            exec(compile(code, f"README.md[python block {i}]", "exec"), ns)
+        except Exception as exc:  # pragma: no cover - the failure message is the point
+            pytest.fail(f"README python block {i} failed: {exc!r}")
+    out = capsys.readouterr().out
+    assert "3 (3, 3, 3) True (0, 3, 0)" in out
+    assert "(3, 3, 0) (2, 1, 0)" in out
