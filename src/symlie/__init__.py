@@ -9,12 +9,16 @@ serves enforcing, discovering and promoting symmetry. See :mod:`symlie.derivativ
 from ._validation import NotClosedError, SymlieError
 from .algebra import (LieAlgebra, aff, direct_sum, gl, lorentz, scaling, se, sim, sl, so, so_pq, sp, span,
                       symplectic_form, t)
-from .derivative import lie_bracket, lie_derivative, lie_derivative_dynamics, transform
+from .enforce import (BasisBlock, EquivariantBasis, clear_basis_cache, constraint_matrix, equivariant_basis,
+                      invariant_basis)
+from .derivative import lie_bracket, lie_derivative, lie_derivative_dynamics, lie_derivative_linear, transform
 from .fields import grid_coordinates, grid_gradient, lie_derivative_grid
 from .groups import (GL, SE, SL, E, Group, Lorentz, O, S, SO, Sp, T, Z, as_group, direct_product,
                      minkowski_metric)
+from . import metrics, nn
 from .linalg import Nullspace, nullspace, principal_angles, singular_spectrum
 from .reps import (Covector, Point, ProductRep, Rep, Scalar, SumRep, TensorRep, Trivial, V, Vector)
+from . import datasets
 
 __version__ = "0.1.0"
 
@@ -29,8 +33,22 @@ __all__ = [
     # representations
     "Rep", "V", "Vector", "Covector", "Scalar", "Trivial", "Point", "SumRep", "ProductRep", "TensorRep",
     # the Lie derivative
-    "lie_derivative", "lie_derivative_dynamics", "lie_bracket", "transform",
+    "lie_derivative", "lie_derivative_linear", "lie_derivative_dynamics", "lie_bracket", "transform",
     "lie_derivative_grid", "grid_coordinates", "grid_gradient",
+    # enforce
+    "equivariant_basis", "invariant_basis", "EquivariantBasis", "BasisBlock", "constraint_matrix", "clear_basis_cache",
     # linear algebra
     "nullspace", "Nullspace", "singular_spectrum", "principal_angles",
+    # submodules
+    "nn", "metrics", "datasets",
+]
+
+# linear-in-parameter models with enforced symmetry
+from .library import ConcatLibrary, CustomLibrary, FourierLibrary, Library, NotFittedError, PolynomialLibrary
+from .regression import SymmetricRegressor
+from .sindy import SymmetricSINDy
+
+__all__ += [
+    "NotFittedError", "Library", "PolynomialLibrary", "FourierLibrary", "CustomLibrary", "ConcatLibrary",
+    "SymmetricRegressor", "SymmetricSINDy",
 ]

@@ -31,7 +31,8 @@ from .algebra import LieAlgebra
 from .groups import Group, as_group
 from .reps import Point, Rep, Trivial
 
-__all__ = ["lie_derivative", "lie_derivative_dynamics", "lie_bracket", "transform", "resolve_generators"]
+__all__ = ["lie_derivative", "lie_derivative_linear", "lie_derivative_dynamics", "lie_bracket", "transform",
+           "resolve_generators"]
 
 
 def resolve_generators(xi, rep: Rep | None = None) -> tuple[torch.Tensor, bool, Group | None]:
@@ -216,3 +217,58 @@ def transform(f: Callable[[torch.Tensor], torch.Tensor], g, rep_in: Rep, rep_out
         return rep_out.apply_rho(ginv.to(y.dtype), y)
 
     return Kf
+
+
+def lie_derivative_linear(library, xi, x, rep_in: Rep | None = None, rep_out: Rep | None = None,
+                          n_out: int | None = None) -> torch.Tensor:
+    """The Lie derivative of linear-in-parameter models F_W(x) = W Phi(x) as a tensor acting on W.
+
+    For W of shape (n_out, D) and a feature library Phi: R^{n_in} -> R^D with Jacobian DPhi (D, n_in),
+
+        (L_xi F_W)(x_n)[a] = sum_{b,f} S[k, n, a, b, f] W[b, f]
+        S[k, n, a, b, f] = delta_ab (DPhi(x_n) v_k(x_n))_f - drho_out(xi_k)[a, b] Phi_f(x_n),
+
+    the same convention as :func:`lie_derivative` (DF v - drho_out F), so
+    ``einsum('knabf,bf->kna', S, W)`` equals ``lie_derivative(lambda x: library(x) @ W.T, xi, x, ...)``.
+
+    Args:
+        library: an object with ``transform(x) -> (N, D)`` and ``jacobian(x) -> (N, D, n_in)`` (e.g.
+            :class:`symlie.PolynomialLibrary`).
+        xi, x, rep_in: as in :func:`lie_derivative`.
+        rep_out: linear representation on the n_out outputs; ``None`` means invariant outputs, in which case
+            ``n_out`` (default 1) gives their number.
+    Returns:
+        S of shape (q, N, n_out, n_out, D) (without q for a single (d, d) xi).
+    """
+    X, single, group = resolve_generators(xi)
+    x = as_tensor(x, "x", ndim=2)
+    if x.shape[0] == 0:
+        raise ValueError("x: got 0 sample points")
+    rep_in = _default_rep_in(group, rep_in, x.shape[1])
+    group = rep_in.group
+    if X.shape[-1] != group.matrix_size:
+        raise ValueError(f"xi: generators are {X.shape[-1]}x{X.shape[-1]} but rep_in's group {group.name} uses "
+                         f"{group.matrix_size}x{group.matrix_size} matrices")
+    if rep_in.size != x.shape[1]:
+        raise ValueError(f"x: rep_in {rep_in} acts on R^{rep_in.size} but x has shape {tuple(x.shape)}")
+    if rep_out is None:
+        n_out = 1 if n_out is None else n_out
+    else:
+        n_out = rep_out.size if n_out is None else n_out
+    ro = _check_rep_out(rep_out, group, n_out)
+    Phi = as_tensor(library.transform(x), "library.transform(x)", ndim=2)
+    DPhi = as_tensor(library.jacobian(x), "library.jacobian(x)", ndim=3)
+    N, D = Phi.shape
+    if Phi.shape[0] != x.shape[0] or DPhi.shape != (N, D, x.shape[1]):
+        raise ValueError(f"library: transform gave {tuple(Phi.shape)} and jacobian {tuple(DPhi.shape)} for x of "
+                         f"shape {tuple(x.shape)}; expected (N, D) and (N, D, n_in)")
+    X = X.to(x.dtype)
+    v = rep_in.vector_field(X, x)                                  # (q, N, n_in)
+    dphi_v = torch.einsum("nfi,kni->knf", DPhi.to(x.dtype), v)      # (q, N, D)
+    q = X.shape[0]
+    eye = torch.eye(n_out, dtype=x.dtype)
+    S = eye[None, None, :, :, None] * dphi_v[:, :, None, None, :]
+    if not isinstance(ro, Trivial):
+        R = ro.drho(X).to(x.dtype)                                  # (q, n_out, n_out)
+        S = S - R[:, None, :, :, None] * Phi.to(x.dtype)[None, :, None, None, :]
+    return S[0] if single else S

@@ -78,6 +78,16 @@ class Rep:
     def dual(self) -> "Rep":  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def drho_sparse(self, X):
+        """drho(X) for one (d, d) element as a scipy.sparse CSR matrix (s, s), float64, built factor by factor."""
+        import scipy.sparse as sp
+        return sp.csr_matrix(self.drho(self._check_X(as_tensor(X, "X"))).numpy())
+
+    def rho_sparse(self, g):
+        """rho(g) for one (d, d) element as a scipy.sparse CSR matrix (s, s), float64."""
+        import scipy.sparse as sp
+        return sp.csr_matrix(self.rho(self._check_X(as_tensor(g, "g"), "g")).numpy())
+
     # -- shared machinery
     @staticmethod
     def _apply_dense(M: torch.Tensor, X: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -320,6 +330,16 @@ class SumRep(Rep):
         self._require_linear("rho")
         return _batched_block_diag([r.rho(g) for r in self.reps])
 
+    def drho_sparse(self, X):
+        import scipy.sparse as sp
+        self._require_linear("drho_sparse")
+        return sp.block_diag([r.drho_sparse(X) for r in self.reps], format="csr")
+
+    def rho_sparse(self, g):
+        import scipy.sparse as sp
+        self._require_linear("rho_sparse")
+        return sp.block_diag([r.rho_sparse(g) for r in self.reps], format="csr")
+
     def apply_drho(self, X, v):
         self._require_linear("apply_drho")
         parts = torch.split(v, self._sizes, dim=-1)
@@ -358,7 +378,7 @@ class SumRep(Rep):
             s = self.reps[i]._str()
             if isinstance(self.reps[i], (SumRep, ProductRep)):
                 s = f"({s})"
-            out.append(s if j - i == 1 else f"{j - i}{s}")
+            out.append(s if j - i == 1 else (f"{j - i}x{s}" if s[0].isdigit() else f"{j - i}{s}"))
             i = j
         return "+".join(out)
 
@@ -407,6 +427,27 @@ class ProductRep(Rep):
             m = r.rho(g)
             out = m if out is None else _batched_kron(out, m)
         return out
+
+    def drho_sparse(self, X):
+        """The Kronecker sum sum_i I (x) .. (x) drho_i (x) .. (x) I as a sparse CSR matrix."""
+        import scipy.sparse as sp
+        out = None
+        for r in self.reps:
+            D = r.drho_sparse(X)
+            if out is None:
+                out = D
+            else:
+                out = sp.kron(out, sp.identity(D.shape[0]), format="csr") + \
+                    sp.kron(sp.identity(out.shape[0]), D, format="csr")
+        return out.tocsr()
+
+    def rho_sparse(self, g):
+        import scipy.sparse as sp
+        out = None
+        for r in self.reps:
+            R = r.rho_sparse(g)
+            out = R if out is None else sp.kron(out, R, format="csr")
+        return out.tocsr()
 
     def _apply_factor(self, op: str, X: torch.Tensor, v: torch.Tensor, i: int) -> torch.Tensor:
         """Apply factor i's drho / rho along its axis of v (*B, *P, s1, ..., sk)."""

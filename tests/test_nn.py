@@ -1,0 +1,81 @@
+"""Equivariant layers and the equivariance-error metric."""
+import pytest
+import torch
+
+import symlie as sl
+
+
+def _mlp(n_in, n_out, width=64):
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(n_in, width), torch.nn.SiLU(), torch.nn.Linear(width, n_out))
+
+
+def test_equivariant_linear_weight_commutes_with_the_group():
+    G = sl.O(3)
+    rep_in, rep_out = 2 * sl.V(G) + sl.Scalar(G), sl.V(G) * sl.V(G) + sl.V(G)
+    lin = sl.nn.EquivariantLinear(rep_in, rep_out, dtype=torch.float64)
+    with torch.no_grad():
+        for p in lin.parameters():
+            p.normal_()
+        W = lin.weight()
+        b = lin.bias_basis @ lin.bias_coeffs
+    for g in G.sample(3, generator=0):
+        assert torch.allclose(rep_out.rho(g) @ W, W @ rep_in.rho(g), atol=1e-10)
+        assert torch.allclose(rep_out.rho(g) @ b, b, atol=1e-12)
+    assert lin.num_free == lin.basis_info.dim + lin.bias_basis.shape[1]
+
+
+@pytest.mark.parametrize("G,rep_in,rep_out,tol", [
+    (sl.O(5), lambda G: 2 * sl.V(G), lambda G: sl.Scalar(G), 1e-5),
+    (sl.O(3), lambda G: 5 * sl.Scalar(G) + 5 * sl.V(G), lambda G: sl.V(G) * sl.V(G), 1e-5),
+    (sl.Lorentz(), lambda G: 4 * sl.V(G), lambda G: sl.Scalar(G), 1e-4),
+])
+def test_equivariant_mlp_is_equivariant_and_the_metric_can_fail(G, rep_in, rep_out, tol):
+    ri, ro = rep_in(G), rep_out(G)
+    model = sl.nn.EquivariantMLP(ri, ro, hidden=48, depth=2, mid_channels=12, seed=0)
+    with torch.no_grad():   # make the output non-trivial
+        for p in model.parameters():
+            p.mul_(3.0)
+    X = torch.randn(64, ri.size, generator=torch.Generator().manual_seed(1)) * (0.25 if G.name == "O(1,3)" else 1)
+    y = model(X)
+    assert y.shape == (64, ro.size) and float(y.detach().std()) > 1e-4
+    err = sl.metrics.equivariance_error(model, G, X, ri, ro, scale=0.5)
+    assert err < tol
+    assert sl.metrics.equivariance_error(_mlp(ri.size, ro.size), G, X, ri, ro, scale=0.5) > 1e-2
+
+
+def test_gated_nonlinearity_is_equivariant():
+    G = sl.SO(3)
+    rep = 2 * sl.Scalar(G) + sl.V(G) + sl.V(G) * sl.V(G)
+    gate = sl.nn.GatedNonlinearity(rep)
+    grep = sl.nn.gated(rep)
+    assert gate.in_size == grep.size == rep.size + 2
+    x = torch.randn(10, grep.size, dtype=torch.float64)
+    for g in G.sample(3, generator=0):
+        assert torch.allclose(gate(grep.act(g, x)), rep.act(g, gate(x)), atol=1e-12)
+    with pytest.raises(ValueError, match="x: expected last dimension"):
+        gate(torch.randn(3, rep.size))
+
+
+def test_equivariance_error_is_zero_for_exact_maps_and_large_otherwise():
+    G = sl.O(3)
+    rep = sl.V(G)
+    X = torch.randn(50, 3, dtype=torch.float64)
+    assert sl.metrics.equivariance_error(lambda x: 2 * x * (x ** 2).sum(-1, keepdim=True), G, X, rep, rep) < 1e-14
+    assert sl.metrics.equivariance_error(lambda x: x ** 2, G, X, rep, rep) > 1e-2
+    with pytest.raises(ValueError, match="X: expected width 3"):
+        sl.metrics.equivariance_error(lambda x: x, G, X[:, :2], rep, rep)
+
+
+def test_subspace_distance():
+    assert sl.metrics.subspace_distance(sl.so(3), sl.so(3)) < 1e-12
+    d = sl.metrics.subspace_distance(sl.so(3), sl.gl(3))
+    assert abs(d - (6 ** 0.5) * torch.pi / 2) < 1e-9      # so(3) inside gl(3): 6 missing directions
+
+
+def test_mlp_errors():
+    with pytest.raises(sl.SymlieError, match="different groups"):
+        sl.nn.EquivariantMLP(sl.V(sl.SO(3)), sl.Scalar(sl.O(3)))
+    lin = sl.nn.EquivariantLinear(sl.V(sl.SO(3)), sl.V(sl.SO(3)))
+    with pytest.raises(ValueError, match="x: expected last dimension 3"):
+        lin(torch.randn(2, 4))
