@@ -641,3 +641,14 @@ def test_rep_out_of_another_group_is_refused():
     # a group and its identity component share the algebra: allowed
     L = sl.lie_derivative(lambda z: z, sl.so(3), x, sl.V(sl.SO(3)), sl.V(sl.O(3)))
     assert L.abs().max() < 1e-12
+
+
+def test_auto_chunking_matches_one_pass():
+    G = sl.GL(3)
+    x = torch.randn(9000, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    f = lambda z: torch.tanh(z) * z.sum(-1, keepdim=True)
+    auto = sl.lie_derivative(f, G, x, sl.V(G), sl.V(G))            # 9 generators: chunks of 7281 points
+    one = sl.lie_derivative(f, G, x, sl.V(G), sl.V(G), batch_size=None)
+    torch.testing.assert_close(auto, one, rtol=1e-14, atol=1e-15)
+    with pytest.raises(ValueError, match="batch_size"):
+        sl.lie_derivative(f, G, x[:5], sl.V(G), sl.V(G), batch_size="big")

@@ -25,3 +25,4 @@ def test_readme_examples_run(capsys):
     out = capsys.readouterr().out
     assert "3 (3, 3, 3) True (0, 3, 0)" in out
     assert "(3, 3, 0) (2, 1, 0)" in out
+    assert "x' = 1.000 x - 1.000 y - 1.000 x^3 - 1.000 x y^2" in out     # SINDy recovers the Hopf field

@@ -35,6 +35,9 @@ __all__ = ["lie_derivative", "lie_derivative_linear", "lie_derivative_dynamics",
            "resolve_generators"]
 
 
+AUTO_CHUNK_ROWS = 2 ** 16  # rows (generators x points) per forward-mode pass for batch_size="auto"
+
+
 def resolve_generators(xi, rep: Rep | None = None) -> tuple[torch.Tensor, bool, Group | None]:
     """Normalise the ``xi`` argument.
 
@@ -100,7 +103,7 @@ def _call_model(f: Callable, x: torch.Tensor, name: str = "f") -> torch.Tensor:
 
 
 def lie_derivative(f: Callable[[torch.Tensor], torch.Tensor], xi, x, rep_in: Rep | None = None,
-                   rep_out: Rep | None = None, *, batch_size: int | None = None) -> torch.Tensor:
+                   rep_out: Rep | None = None, *, batch_size: int | str | None = "auto") -> torch.Tensor:
     """(L_xi F)(x) = DF(x) v_xi(x) - drho_out(xi) F(x) for every generator at every point.
 
     One forward-mode autodiff pass (``torch.func.jvp``) over all (generator, point) pairs at once: no Python
@@ -114,7 +117,10 @@ def lie_derivative(f: Callable[[torch.Tensor], torch.Tensor], xi, x, rep_in: Rep
             recommended for linear algebra. Integer input is converted to float64.
         rep_in: the action on inputs, size n_in (default: ``Point(G)`` of the algebra when xi is one).
         rep_out: a linear representation on outputs, size n_out; ``None`` means invariant outputs.
-        batch_size: process this many points at a time (memory ~ q * batch_size rows); ``None``: all at once.
+        batch_size: process this many points at a time; ``"auto"`` (default) keeps q * batch_size near
+            ``2**16`` rows, which keeps the pass in cache and its speed linear in N; ``None``: all at once.
+            Without gradients (``torch.no_grad()`` or frozen parameters) memory is bounded by one chunk; with
+            gradients enabled every chunk's activations stay alive for the backward pass.
 
     Returns:
         (q, N, n_out) (or (q, N) for an (N,)-shaped model), or without the leading q for a single (d, d) xi.
@@ -131,8 +137,10 @@ def lie_derivative(f: Callable[[torch.Tensor], torch.Tensor], xi, x, rep_in: Rep
                          f"{d}x{d} matrices")
     if rep_in.size != x.shape[1]:
         raise ValueError(f"x: rep_in {rep_in} acts on R^{rep_in.size} but x has shape {tuple(x.shape)}")
-    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"batch_size: expected a positive int or None, got {batch_size!r}")
+    if batch_size == "auto":
+        batch_size = max(1, AUTO_CHUNK_ROWS // max(1, X.shape[0]))
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size: expected a positive int, 'auto' or None, got {batch_size!r}")
     if isinstance(f, torch.nn.Module):
         dts = {p.dtype for p in f.parameters() if p.is_floating_point()}
         if dts and x.dtype not in dts:
@@ -169,7 +177,7 @@ def lie_derivative(f: Callable[[torch.Tensor], torch.Tensor], xi, x, rep_in: Rep
 
 
 def lie_derivative_dynamics(f: Callable[[torch.Tensor], torch.Tensor], xi, x, rep: Rep | None = None, *,
-                            batch_size: int | None = None) -> torch.Tensor:
+                            batch_size: int | str | None = "auto") -> torch.Tensor:
     """Lie derivative of a vector field x' = f(x) under the tangent-lift action: L_xi f = [v_xi, f].
 
     Equals ``lie_derivative(f, xi, x, rep, rep.tangent())``: Df v_xi - A f, with A the linear part of xi.

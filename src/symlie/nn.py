@@ -38,6 +38,17 @@ def _is_scalar(r: Rep) -> bool:
     return isinstance(r, Trivial)
 
 
+def _rank(r: Rep) -> int:
+    """Number of vector / covector factors of a component (0 for scalars)."""
+    if isinstance(r, Trivial):
+        return 0
+    if isinstance(r, ProductRep):
+        return sum(_rank(f) for f in r.reps)
+    if isinstance(r, SumRep):
+        return max(_rank(f) for f in r.reps)
+    return 1
+
+
 def uniform_rep(channels: int, group, max_rank: int = 2) -> Rep:
     """A hidden representation of about ``channels`` dimensions split evenly between scalars, vectors and
     rank-2 tensors V (x) V (up to ``max_rank``), each rank getting channels / (max_rank + 1) dimensions."""
@@ -174,10 +185,10 @@ class EquivariantBilinear(nn.Module):
     """
 
     def __init__(self, rep_in: Rep, rep_out: Rep, rep_mid: Rep | None = None, mid_channels: int = 24,
-                 scale: float = 0.1, dtype: torch.dtype = torch.float32, generator: torch.Generator | None = None,
-                 **basis_kwargs):
+                 mid_rank: int = 1, max_pair_rank: int = 3, scale: float = 0.1, dtype: torch.dtype = torch.float32,
+                 generator: torch.Generator | None = None, **basis_kwargs):
         super().__init__()
-        rep_mid = rep_mid if rep_mid is not None else uniform_rep(mid_channels, rep_in.group, max_rank=1)
+        rep_mid = rep_mid if rep_mid is not None else uniform_rep(mid_channels, rep_in.group, max_rank=mid_rank)
         self.pu = EquivariantLinear(rep_in, rep_mid, bias=True, dtype=dtype, generator=generator, **basis_kwargs)
         self.pv = EquivariantLinear(rep_in, rep_mid, bias=True, dtype=dtype, generator=generator, **basis_kwargs)
         comps = _components(rep_mid)
@@ -188,6 +199,8 @@ class EquivariantBilinear(nn.Module):
         pair_reps, perm = [], []
         for i, ci in enumerate(comps):
             for j, cj in enumerate(comps):
+                if _rank(ci) + _rank(cj) > max_pair_rank:
+                    continue
                 pair_reps.append(ProductRep([ci, cj]))
                 ii = torch.arange(offs[i], offs[i + 1])
                 jj = torch.arange(offs[j], offs[j + 1])
@@ -207,12 +220,12 @@ class EquivariantBlock(nn.Module):
     """gate(h + bilinear(h)) with h = linear(x): rep_in -> rep_out (EMLP's block structure)."""
 
     def __init__(self, rep_in: Rep, rep_out: Rep, dtype=torch.float32, generator=None, mid_channels: int = 24,
-                 **basis_kwargs):
+                 mid_rank: int = 1, **basis_kwargs):
         super().__init__()
         g = gated(rep_out)
         self.linear = EquivariantLinear(rep_in, g, dtype=dtype, generator=generator, **basis_kwargs)
-        self.bilinear = EquivariantBilinear(g, g, mid_channels=mid_channels, dtype=dtype, generator=generator,
-                                            **basis_kwargs)
+        self.bilinear = EquivariantBilinear(g, g, mid_channels=mid_channels, mid_rank=mid_rank, dtype=dtype,
+                                            generator=generator, **basis_kwargs)
         self.gate = GatedNonlinearity(rep_out)
 
     def forward(self, x):
@@ -232,7 +245,7 @@ class EquivariantMLP(nn.Module):
     """
 
     def __init__(self, rep_in: Rep, rep_out: Rep, hidden: Rep | int = 384, depth: int = 3, mid_channels: int = 24,
-                 dtype: torch.dtype = torch.float32, seed: int = 0, **basis_kwargs):
+                 mid_rank: int = 1, dtype: torch.dtype = torch.float32, seed: int = 0, **basis_kwargs):
         super().__init__()
         if rep_in.group != rep_out.group:
             raise SymlieError(f"rep_in, rep_out: representations of different groups ({rep_in.group.name} and "
@@ -243,7 +256,8 @@ class EquivariantMLP(nn.Module):
         gen = torch.Generator().manual_seed(seed)
         reps = [rep_in] + [hid] * depth
         self.blocks = nn.Sequential(*[EquivariantBlock(a, b, dtype=dtype, generator=gen, mid_channels=mid_channels,
-                                                       **basis_kwargs) for a, b in zip(reps[:-1], reps[1:])])
+                                                       mid_rank=mid_rank, **basis_kwargs)
+                                      for a, b in zip(reps[:-1], reps[1:])])
         self.head = EquivariantLinear(hid, rep_out, dtype=dtype, generator=gen, **basis_kwargs)
         self.rep_in, self.rep_out, self.hidden = rep_in, rep_out, hid
 

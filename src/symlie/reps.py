@@ -95,8 +95,9 @@ class Rep:
         if v.ndim < nb + 1:
             raise ValueError(f"v: expected at least {nb + 1} dimensions for {nb} batch dimension(s), got {tuple(v.shape)}")
         P = v.shape[nb:-1]
-        Mb = M.reshape(*M.shape[:-2], *([1] * len(P)), *M.shape[-2:]).to(v.dtype)
-        return (Mb @ v.unsqueeze(-1)).squeeze(-1)
+        # flatten the point dimensions and multiply once (broadcasting M over them would copy it per point)
+        flat = v.reshape(*v.shape[:nb], -1, v.shape[-1])
+        return (flat @ M.to(v.dtype).transpose(-1, -2)).reshape(*v.shape[:nb], *P, M.shape[-2])
 
     def _check_X(self, X, name: str = "X") -> torch.Tensor:
         d = self.group.matrix_size
