@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 # The CPU wheel of torch: an uncapped torch would pull several GB of CUDA packages.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo test bench peers clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -23,8 +23,16 @@ demo: venv
 test: venv
 	$(PY) -m pytest -q -n 2 tests
 
-bench: venv
+# Peers measured side by side in the benchmarks, each in its own environment (never imported by symlie).
+.venv-emlp/.installed:
+	@test -x .venv-emlp/bin/python || $(PYTHON) -m venv .venv-emlp || python3 -m venv .venv-emlp
+	.venv-emlp/bin/python -m pip install --quiet "emlp==1.0.3" "jax[cpu]==0.10.2" six
+	@touch $@
+
+peers: .venv-emlp/.installed
+
+bench: venv peers
 	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f; done
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
+	rm -rf $(VENV) .venv-emlp build dist src/*.egg-info .pytest_cache

@@ -41,7 +41,12 @@ import symlie as sl
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-EMLP_PY = "/work/emlp-venv/bin/python"
+# The peer lives in its own virtual environment (its jax/objax stack is ~0.9 GB): `make peers` creates .venv-emlp.
+# SYMLIE_EMLP_PYTHON overrides the interpreter.
+_ROOT = Path(__file__).resolve().parents[1]
+EMLP_PY = os.environ.get("SYMLIE_EMLP_PYTHON") or next(
+    (str(p) for p in (_ROOT / ".venv-emlp/bin/python", Path("/work/emlp-venv/bin/python")) if p.exists()),
+    str(_ROOT / ".venv-emlp/bin/python"))
 DENSE_MAX = 3000  # unknowns; above this the dense SVD is skipped (T(4,4): 6561 unknowns, ~194 s measured)
 RTOL = 1e-6
 
@@ -172,6 +177,10 @@ for name, expr, reps, sym in probs:
 
 
 def run_emlp(items):
+    if not Path(EMLP_PY).exists():
+        print(f"   EMLP not found at {EMLP_PY}: run `make peers` (or set SYMLIE_EMLP_PYTHON); EMLP columns skipped",
+              flush=True)
+        return {"problems": {}, "returncode": None, "wall_s": 0.0, "skipped": f"no interpreter at {EMLP_PY}"}
     env = dict(os.environ, TQDM_DISABLE="1", JAX_PLATFORMS="cpu")
     t0 = time.perf_counter()
     p = subprocess.run([EMLP_PY, "-c", EMLP_WORKER, json.dumps(items)], env=env, capture_output=True, text=True)

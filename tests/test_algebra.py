@@ -18,15 +18,6 @@ TOL = 1e-12
 DT = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """The matrices here are tiny: intra-op threading only adds synchronisation cost. Restored afterwards."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 # ---------------------------------------------------------------------------- helpers (independent of symlie)
 def gen(seed: int) -> torch.Generator:
     g = torch.Generator()

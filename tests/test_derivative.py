@@ -20,14 +20,6 @@ import symlie as sl
 DT = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 # ----------------------------------------------------------------------------- helpers
 def make_mlp(n_in, n_out, seed, hidden=16, flat=False):
     """A fixed random (non-equivariant) tanh MLP in float64, as a plain function of x (N, n_in)."""

@@ -17,14 +17,6 @@ DT = torch.float64
 TWO_PI = 2 * math.pi
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 # ----------------------------------------------------------------------------- closed-form fields
 def u_scalar(p):
     """p (..., 2) -> (...): a band-limited trig polynomial, 2 pi periodic in both coordinates."""

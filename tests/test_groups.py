@@ -17,15 +17,6 @@ DT = torch.float64
 NUM = 96  # samples per group
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """The matrices here are tiny: intra-op threading only adds synchronisation cost. Restored afterwards."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 # ---------------------------------------------------------------------------- helpers (independent of symlie)
 def eta_pq(p: int, q: int) -> torch.Tensor:
     return torch.diag(torch.tensor([1.0] * p + [-1.0] * q, dtype=DT))

@@ -18,14 +18,6 @@ import symlie as sl
 DT = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def rand(*shape, seed=0, scale=1.0):
     return (2 * torch.rand(*shape, generator=torch.Generator().manual_seed(seed), dtype=DT) - 1) * scale
 

@@ -18,15 +18,6 @@ import symlie as sl
 DT = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """These are many tiny linear-algebra calls: intra-op threading only adds overhead (and contention)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 # ----------------------------------------------------------------------------- groups
 GROUPS = {
     "SO3": lambda: sl.SO(3),
