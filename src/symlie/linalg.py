@@ -70,7 +70,8 @@ def singular_spectrum(A, *, method: str = "svd") -> tuple[torch.Tensor, torch.Te
     if method == "svd":
         if m == 0:
             return A.new_zeros(n), torch.eye(n, dtype=A.dtype)
-        _, S, Vh = torch.linalg.svd(A, full_matrices=True)
+        # the full V is needed for the nullspace; the full U only when m < n (never used: skip it otherwise)
+        _, S, Vh = torch.linalg.svd(A, full_matrices=m < n)
         s = torch.cat([S, A.new_zeros(n - S.numel())]) if S.numel() < n else S
         return s, Vh.T
     if method == "gram":

@@ -240,7 +240,11 @@ class EquivariantMLP(nn.Module):
         rep_in, rep_out: input / output representations of one group.
         hidden: hidden representation, or an int number of channels for :func:`uniform_rep`.
         depth: number of :class:`EquivariantBlock` s before the final :class:`EquivariantLinear`.
-        mid_channels: size of the small representation inside each bilinear layer.
+        mid_channels: size of the small representation inside each bilinear layer. It must hold at least as
+            many vectors as the products the task needs (e.g. one per input particle): on EMLP's tasks 96 beat
+            24 at N = 1000 on all three (Inertia 0.126 vs 2.36) but overfit more at N <= 100 on O5Synthetic,
+            and trains ~8x slower (benchmarks/results/emlp_tasks*.md).
+        mid_rank: highest tensor rank in that representation (2 adds V (x) V components).
         dtype: parameter dtype; ``seed``: initialisation seed.
     """
 
