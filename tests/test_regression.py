@@ -311,7 +311,7 @@ def test_regressor_errors():
         sl.SymmetricRegressor(lib, G, rep_out=sl.V(G)).fit(X, Y[:9])
     with pytest.raises(ValueError, match=r"rep_in: .* acts on R\^3 but X has 2 columns"):
         sl.SymmetricRegressor(lib, sl.SO(3), rep_in=sl.V(sl.SO(3))).fit(X, Y[:, 0])
-    with pytest.raises(ValueError, match=r"rep_out: V has size 2 but the targets have 1 column"):
+    with pytest.raises(ValueError, match=r"rep_out: representation V has size 2 but the targets have 1 column"):
         sl.SymmetricRegressor(lib, G, rep_out=sl.V(G)).fit(X, Y[:, 0])
     with pytest.raises(sl.SymlieError, match="no non-zero equivariant model exists in this library"):
         sl.SymmetricRegressor(sl.PolynomialLibrary(3), sl.SE(2), rep_out=sl.V(sl.SE(2))).fit(X, Y)

@@ -12,13 +12,12 @@ on the algebra, and with them nuclear norms and spectra, do not depend on arbitr
 """
 from __future__ import annotations
 
-import math
 from functools import cached_property
 from typing import Iterable, Sequence
 
 import torch
 
-from ._validation import DEFAULT_DTYPE, NotClosedError, SymlieError, as_matrix_stack, as_tensor, make_generator
+from ._validation import DEFAULT_DTYPE, NotClosedError, as_tensor, make_generator
 
 __all__ = [
     "LieAlgebra", "gl", "sl", "so", "so_pq", "lorentz", "sp", "t", "se", "sim", "aff", "scaling",

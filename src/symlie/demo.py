@@ -21,7 +21,7 @@ from .derivative import lie_derivative, lie_derivative_dynamics
 from .fields import grid_coordinates, lie_derivative_grid
 from .groups import minkowski_metric
 from .linalg import nullspace, principal_angles
-from .reps import V, Point, Scalar
+from .reps import V
 
 __all__ = ["DemoCase", "run_demo", "demo_cases"]
 

@@ -22,7 +22,7 @@ and L_xi f = Df v_xi - Dv_xi f = [v_xi, f] is the Lie bracket of vector fields
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable
 
 import torch
 
@@ -77,19 +77,40 @@ def _default_rep_in(group: Group | None, rep_in: Rep | None, n_in: int) -> Rep:
     return Point(group)
 
 
-def _check_rep_out(rep_out: Rep | None, group: Group, n_out: int) -> Rep:
+def check_rep_out(rep_out: Rep | None, group: Group, n_out: int, *, name: str = "rep_out",
+                  outputs: str | None = None) -> Rep:
+    """Validate the output representation (``None``: ``n_out`` invariant outputs) against the input group.
+
+    ``outputs`` describes where n_out comes from in error messages (default: the model's outputs).
+    """
     if rep_out is None:
         return Trivial(group, n_out)
     if not isinstance(rep_out, Rep):
-        raise TypeError(f"rep_out: expected a Rep or None (invariant outputs), got {type(rep_out).__name__}")
-    check_same_algebra(rep_out, group, "rep_out")
+        raise TypeError(f"{name}: expected a Rep or None (invariant outputs), got {type(rep_out).__name__}")
+    check_same_algebra(rep_out, group, name)
     if not rep_out.is_linear:
-        raise SymlieError(f"rep_out: {rep_out} is an affine action; outputs need a linear representation "
+        raise SymlieError(f"{name}: {rep_out} is an affine action; outputs need a linear representation "
                           f"(use .tangent() for velocities)")
     if rep_out.size != n_out:
-        raise ValueError(f"rep_out: representation {rep_out} has size {rep_out.size} but the model returns "
-                         f"{n_out} output(s)")
+        what = outputs or f"the model returns {n_out} output(s)"
+        raise ValueError(f"{name}: representation {rep_out} has size {rep_out.size} but {what}")
     return rep_out
+
+
+def _prepare(xi, x, rep_in: Rep | None) -> tuple[torch.Tensor, bool, torch.Tensor, Rep]:
+    """Shared validation of (xi, x, rep_in): generators (q, d, d), single flag, points (N, n_in), input action."""
+    X, single, group = resolve_generators(xi)
+    x = as_tensor(x, "x", ndim=2)
+    if x.shape[0] == 0:
+        raise ValueError("x: got 0 sample points")
+    rep_in = _default_rep_in(group, rep_in, x.shape[1])
+    d = rep_in.group.matrix_size
+    if X.shape[-1] != d:
+        raise ValueError(f"xi: generators are {X.shape[-1]}x{X.shape[-1]} but rep_in's group {rep_in.group.name} "
+                         f"uses {d}x{d} matrices")
+    if rep_in.size != x.shape[1]:
+        raise ValueError(f"x: rep_in {rep_in} acts on R^{rep_in.size} but x has shape {tuple(x.shape)}")
+    return X, single, x, rep_in
 
 
 def _call_model(f: Callable, x: torch.Tensor, name: str = "f") -> torch.Tensor:
@@ -125,18 +146,8 @@ def lie_derivative(f: Callable[[torch.Tensor], torch.Tensor], xi, x, rep_in: Rep
     Returns:
         (q, N, n_out) (or (q, N) for an (N,)-shaped model), or without the leading q for a single (d, d) xi.
     """
-    X, single, group = resolve_generators(xi)
-    x = as_tensor(x, "x", ndim=2)
-    if x.shape[0] == 0:
-        raise ValueError("x: got 0 sample points")
-    rep_in = _default_rep_in(group, rep_in, x.shape[1])
+    X, single, x, rep_in = _prepare(xi, x, rep_in)
     group = rep_in.group
-    d = group.matrix_size
-    if X.shape[-1] != d:
-        raise ValueError(f"xi: generators are {X.shape[-1]}x{X.shape[-1]} but rep_in's group {group.name} uses "
-                         f"{d}x{d} matrices")
-    if rep_in.size != x.shape[1]:
-        raise ValueError(f"x: rep_in {rep_in} acts on R^{rep_in.size} but x has shape {tuple(x.shape)}")
     if batch_size == "auto":
         batch_size = max(1, AUTO_CHUNK_ROWS // max(1, X.shape[0]))
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
@@ -148,7 +159,7 @@ def lie_derivative(f: Callable[[torch.Tensor], torch.Tensor], xi, x, rep_in: Rep
                             f"convert one of them explicitly (e.g. model.double() or x.float())")
 
     X = X.to(x.dtype)
-    q, N = X.shape[0], x.shape[0]
+    q = X.shape[0]
     chunks = [x] if batch_size is None else list(torch.split(x, batch_size))
     outs = []
     flat_out = None
@@ -164,7 +175,7 @@ def lie_derivative(f: Callable[[torch.Tensor], torch.Tensor], xi, x, rep_in: Rep
         if flat_out:
             y, dy = y.unsqueeze(-1), dy.unsqueeze(-1)
         n_out = y.shape[-1]
-        ro = _check_rep_out(rep_out, group, n_out)
+        ro = check_rep_out(rep_out, group, n_out)
         y = y.reshape(q, n, n_out)
         L = dy.reshape(q, n, n_out)
         if not isinstance(ro, Trivial):
@@ -248,22 +259,13 @@ def lie_derivative_linear(library, xi, x, rep_in: Rep | None = None, rep_out: Re
     Returns:
         S of shape (q, N, n_out, n_out, D) (without q for a single (d, d) xi).
     """
-    X, single, group = resolve_generators(xi)
-    x = as_tensor(x, "x", ndim=2)
-    if x.shape[0] == 0:
-        raise ValueError("x: got 0 sample points")
-    rep_in = _default_rep_in(group, rep_in, x.shape[1])
+    X, single, x, rep_in = _prepare(xi, x, rep_in)
     group = rep_in.group
-    if X.shape[-1] != group.matrix_size:
-        raise ValueError(f"xi: generators are {X.shape[-1]}x{X.shape[-1]} but rep_in's group {group.name} uses "
-                         f"{group.matrix_size}x{group.matrix_size} matrices")
-    if rep_in.size != x.shape[1]:
-        raise ValueError(f"x: rep_in {rep_in} acts on R^{rep_in.size} but x has shape {tuple(x.shape)}")
     if rep_out is None:
         n_out = 1 if n_out is None else n_out
     else:
         n_out = rep_out.size if n_out is None else n_out
-    ro = _check_rep_out(rep_out, group, n_out)
+    ro = check_rep_out(rep_out, group, n_out)
     Phi = as_tensor(library.transform(x), "library.transform(x)", ndim=2)
     DPhi = as_tensor(library.jacobian(x), "library.jacobian(x)", ndim=3)
     N, D = Phi.shape
@@ -273,7 +275,6 @@ def lie_derivative_linear(library, xi, x, rep_in: Rep | None = None, rep_out: Re
     X = X.to(x.dtype)
     v = rep_in.vector_field(X, x)                                  # (q, N, n_in)
     dphi_v = torch.einsum("nfi,kni->knf", DPhi.to(x.dtype), v)      # (q, N, D)
-    q = X.shape[0]
     eye = torch.eye(n_out, dtype=x.dtype)
     S = eye[None, None, :, :, None] * dphi_v[:, :, None, None, :]
     if not isinstance(ro, Trivial):

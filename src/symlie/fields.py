@@ -19,7 +19,6 @@ import torch
 
 from ._validation import SymlieError, as_tensor
 from .derivative import check_same_algebra, resolve_generators
-from .groups import as_group
 from .reps import Point, Rep, Trivial
 
 __all__ = ["grid_coordinates", "grid_gradient", "lie_derivative_grid"]

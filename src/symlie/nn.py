@@ -23,7 +23,7 @@ from torch import nn
 
 from ._validation import SymlieError
 from .enforce import equivariant_basis, invariant_basis
-from .groups import Group, as_group
+from .groups import as_group
 from .reps import ProductRep, Rep, SumRep, Trivial, Vector
 
 __all__ = ["EquivariantLinear", "GatedNonlinearity", "EquivariantBilinear", "EquivariantBlock", "EquivariantMLP",

@@ -28,7 +28,7 @@ import math
 import torch
 
 from ._validation import SymlieError, as_tensor
-from .derivative import lie_derivative_linear
+from .derivative import check_rep_out, lie_derivative_linear
 from .groups import Group, as_group
 from .library import Library, NotFittedError
 from .linalg import Nullspace, nullspace
@@ -102,8 +102,6 @@ def _resolve_group_reps(group, rep_in, rep_out, n_in: int, n_out: int, *, rep_ou
     """Validate group / representations against the data widths; returns (group, rep_in, rep_out)."""
     if rep_in is not None and not isinstance(rep_in, Rep):
         raise TypeError(f"rep_in: expected a Rep (e.g. sl.V(G) or sl.Point(G)), got {type(rep_in).__name__}")
-    if rep_out is not None and not isinstance(rep_out, Rep):
-        raise TypeError(f"{rep_out_name}: expected a Rep or None (invariant outputs), got {type(rep_out).__name__}")
     if group is None:
         if rep_in is None:
             raise ValueError("group: required for mode='enforce' (pass e.g. sl.SO(2), or rep_in=sl.V(G)); "
@@ -119,18 +117,8 @@ def _resolve_group_reps(group, rep_in, rep_out, n_in: int, n_out: int, *, rep_ou
         raise SymlieError(f"rep_in: {rep_in} is a representation of {rep_in.group.name}, not of {group.name}")
     if rep_in.size != n_in:
         raise ValueError(f"rep_in: {rep_in} acts on R^{rep_in.size} but X has {n_in} columns")
-    if rep_out is None:
-        rep_out = Trivial(group, n_out)
-    else:
-        if rep_out.group.algebra != group.algebra:
-            raise SymlieError(f"{rep_out_name}: {rep_out} is a representation of {rep_out.group.name}, not of "
-                              f"{group.name}")
-        if not rep_out.is_linear:
-            raise SymlieError(f"{rep_out_name}: {rep_out} is an affine action; outputs need a linear "
-                              f"representation (use .tangent() for velocities)")
-        if rep_out.size != n_out:
-            raise ValueError(f"{rep_out_name}: {rep_out} has size {rep_out.size} but the targets have {n_out} "
-                             f"column(s)")
+    rep_out = check_rep_out(rep_out, group, n_out, name=rep_out_name,
+                            outputs=f"the targets have {n_out} column(s)")
     return group, rep_in, rep_out
 
 

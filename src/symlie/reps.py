@@ -23,7 +23,7 @@ from typing import Sequence
 
 import torch
 
-from ._validation import DEFAULT_DTYPE, SymlieError, as_tensor
+from ._validation import SymlieError, as_tensor
 from .groups import Group, as_group
 
 __all__ = ["Rep", "V", "Vector", "Covector", "Scalar", "Point", "SumRep", "TensorRep", "ProductRep", "Trivial"]
@@ -454,7 +454,6 @@ class ProductRep(Rep):
         """Apply factor i's drho / rho along its axis of v (*B, *P, s1, ..., sk)."""
         k = len(self.reps)
         nb = X.ndim - 2
-        lead = v.shape[: v.ndim - k]
         axis = v.ndim - k + i
         w = v.movedim(axis, -1)  # (*B, *P, other factors..., s_i)
         # flatten the non-batch, non-factor dims so the factor sees (*B, M, s_i)
