@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from ._validation import SymlieError
-from .linalg import Nullspace, nullspace
+from .linalg import Nullspace, gap_ratio, nullspace
 from .reps import ProductRep, Rep, SumRep, Trivial
 
 __all__ = ["EquivariantBasis", "BasisBlock", "equivariant_basis", "invariant_basis", "constraint_matrix",
@@ -228,8 +228,7 @@ def _solve_sparse(rep: Rep, rtol: float, k0: int = 32, iters: int = 4, shift_rto
         k = min(2 * k, s)
     sv = np.sqrt(np.clip(lam, 0, None))
     spec = torch.tensor(np.concatenate([[smax], sv[::-1]]), dtype=torch.float64)
-    gap = ((float(sv[n_null] / sv[n_null - 1]) if sv[n_null - 1] > 0 else float("inf"))
-           if 0 < n_null < len(sv) else float("nan"))
+    gap = gap_ratio(sv[::-1], len(sv) - n_null)
     return Nullspace(basis=torch.tensor(X[:, :n_null], dtype=torch.float64), singular_values=spec,
                      rank=spec.numel() - n_null, threshold=float(thr ** 0.5),
                      rule={"rule": "rtol", "rtol": rtol, "atol": 0.0, "partial_spectrum": True, "block": k,
@@ -331,8 +330,7 @@ def _solve_kron(rep: Rep, rtol: float, seed: int = 0, cond_max: float = 1e8,
     # rank and gap refer to the continuous spectrum; discrete generators may remove further directions
     k_cont = int((spec <= rtol * ref).sum()) if len(J) else 0
     rank = spec.numel() - k_cont
-    gap = ((float(spec[rank - 1] / spec[rank]) if spec[rank] > 0 else float("inf"))
-           if 0 < rank < spec.numel() else float("nan"))
+    gap = gap_ratio(spec, rank)
     return Nullspace(basis=Qt, singular_values=spec, rank=rank, threshold=rtol * ref, rule=info, gap_ratio=gap,
                      complement=None)
 
@@ -367,7 +365,7 @@ def _solve_block(rep: Rep, method: str, rtol: float, dense_max: int, gram_max: i
         U = U.flip(1)
         thr = rtol * float(sv[0])
         rank = int((sv > thr).sum())
-        gap = (float(sv[rank - 1] / sv[rank]) if sv[rank] > 0 else float("inf")) if 0 < rank < s else float("nan")
+        gap = gap_ratio(sv, rank)
         ns = Nullspace(basis=U[:, rank:], singular_values=sv, rank=rank, threshold=thr,
                        rule={"rule": "rtol", "rtol": rtol, "atol": 0.0, "via": "gram"}, gap_ratio=gap,
                        complement=U[:, :rank])

@@ -20,7 +20,7 @@ import torch
 
 from ._validation import as_tensor
 
-__all__ = ["Nullspace", "nullspace", "singular_spectrum", "principal_angles"]
+__all__ = ["Nullspace", "nullspace", "singular_spectrum", "principal_angles", "gap_ratio"]
 
 
 @dataclass
@@ -55,6 +55,17 @@ class Nullspace:
     def normalized_spectrum(self) -> torch.Tensor:
         s = self.singular_values
         return s / s[0] if s.numel() and s[0] > 0 else s
+
+
+def gap_ratio(s, rank: int) -> float:
+    """sigma_rank / sigma_{rank+1} (1-based) of descending values s: smallest kept over largest discarded.
+
+    ``inf`` when the discarded value is exactly zero, ``nan`` when nothing is kept or nothing discarded.
+    """
+    n = len(s)
+    if not 0 < rank < n:
+        return float("nan")
+    return float(s[rank - 1] / s[rank]) if s[rank] > 0 else float("inf")
 
 
 def singular_spectrum(A, *, method: str = "svd") -> tuple[torch.Tensor, torch.Tensor]:
@@ -117,10 +128,7 @@ def nullspace(A, *, rule: str = "rtol", rtol: float = 1e-8, atol: float = 0.0, m
         info = {"rule": "gap", "min_gap": min_gap, "floor": floor}
     else:
         raise ValueError(f"rule: expected 'rtol' or 'gap', got {rule!r}")
-    if 0 < rank < n:
-        gap = float(s[rank - 1] / s[rank]) if s[rank] > 0 else float("inf")
-    else:
-        gap = float("nan")
+    gap = gap_ratio(s, rank)
     return Nullspace(basis=Vt[:, rank:], singular_values=s, rank=rank, threshold=float(thr), rule=info,
                      gap_ratio=gap, complement=Vt[:, :rank])
 
