@@ -103,6 +103,13 @@ def as_matrix_stack(x: Any, name: str, *, size: int | None = None, allow_single:
     return t
 
 
+def check_int(value, name: str, minimum: int = 0) -> int:
+    """``value`` as an int >= ``minimum``; bools and non-integers are refused with a ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
+    return value
+
+
 def make_generator(seed: int | torch.Generator | None) -> torch.Generator:
     """A ``torch.Generator`` from a seed, an existing generator, or ``None`` (seed 0, never global state)."""
     if isinstance(seed, torch.Generator):

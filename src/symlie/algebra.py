@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 
 import torch
 
-from ._validation import DEFAULT_DTYPE, NotClosedError, as_tensor, make_generator
+from ._validation import DEFAULT_DTYPE, NotClosedError, as_tensor, check_int, make_generator
 
 __all__ = [
     "LieAlgebra", "gl", "sl", "so", "so_pq", "lorentz", "sp", "t", "se", "sim", "aff", "scaling",
@@ -422,9 +422,7 @@ def span(*algebras: LieAlgebra, name: str | None = None, rtol: float = 1e-10) ->
 
 # ---------------------------------------------------------------------- named constructors
 def _check_n(n, name: str, minimum: int = 1) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {n!r}")
-    return n
+    return check_int(n, name, minimum)
 
 
 def _E(n: int, i: int, j: int) -> torch.Tensor:

@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from ._validation import SymlieError, as_tensor
+from ._validation import SymlieError, as_tensor, check_int
 
 __all__ = ["Library", "PolynomialLibrary", "FourierLibrary", "CustomLibrary", "ConcatLibrary", "NotFittedError"]
 
@@ -31,12 +31,6 @@ DT = torch.float64
 
 class NotFittedError(SymlieError, AttributeError):
     """Raised when an object is used before it knows its input size / coefficients (call ``fit`` first)."""
-
-
-def _check_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
-    return value
 
 
 def _default_names(n: int, input_names) -> list[str]:
@@ -52,7 +46,7 @@ class Library:
     """Base class of feature libraries (see the module docstring for the interface)."""
 
     def __init__(self, n_features: int | None = None):
-        self.n_features_in = None if n_features is None else _check_int(n_features, "n_features", 1)
+        self.n_features_in = None if n_features is None else check_int(n_features, "n_features", 1)
 
     # -- interface -----------------------------------------------------------------------------------
     def n_output_features(self, n: int) -> int:  # pragma: no cover - abstract
@@ -177,7 +171,7 @@ class PolynomialLibrary(Library):
     """
 
     def __init__(self, degree: int, include_bias: bool = True, n_features: int | None = None):
-        self.degree = _check_int(degree, "degree", 0)
+        self.degree = check_int(degree, "degree", 0)
         if not isinstance(include_bias, bool):
             raise TypeError(f"include_bias: expected a bool, got {type(include_bias).__name__}")
         if degree == 0 and not include_bias:
@@ -199,7 +193,7 @@ class PolynomialLibrary(Library):
         return self.degree
 
     def n_output_features(self, n: int) -> int:
-        _check_int(n, "n", 1)
+        check_int(n, "n", 1)
         return math.comb(n + self.degree, self.degree) - (0 if self.include_bias else 1)
 
     @property
@@ -253,7 +247,7 @@ class FourierLibrary(Library):
     """
 
     def __init__(self, n_frequencies: int = 1, include_bias: bool = True, n_features: int | None = None):
-        self.n_frequencies = _check_int(n_frequencies, "n_frequencies", 1)
+        self.n_frequencies = check_int(n_frequencies, "n_frequencies", 1)
         if not isinstance(include_bias, bool):
             raise TypeError(f"include_bias: expected a bool, got {type(include_bias).__name__}")
         self.include_bias = include_bias
@@ -266,7 +260,7 @@ class FourierLibrary(Library):
         return s
 
     def n_output_features(self, n: int) -> int:
-        _check_int(n, "n", 1)
+        check_int(n, "n", 1)
         return 2 * n * self.n_frequencies + int(self.include_bias)
 
     def _kx(self, X):
@@ -351,7 +345,7 @@ class CustomLibrary(Library):
         return f"<{len(self.functions)} functions>"
 
     def n_output_features(self, n: int) -> int:
-        _check_int(n, "n", 1)
+        check_int(n, "n", 1)
         return len(self.functions)
 
     def _eval(self, i: int, f: Callable, X: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,7 @@ from typing import Sequence
 
 import torch
 
-from ._validation import SymlieError, as_tensor
+from ._validation import SymlieError, as_tensor, check_int
 from .groups import Group, as_group
 
 __all__ = ["Rep", "V", "Vector", "Covector", "Scalar", "Point", "SumRep", "TensorRep", "ProductRep", "Trivial"]
@@ -144,8 +144,7 @@ class Rep:
         return self if k == 1 else SumRep([self] * k)
 
     def __pow__(self, k: int) -> "Rep":
-        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-            raise ValueError(f"tensor power: expected an int >= 0, got {k!r}")
+        check_int(k, "tensor power", 0)
         if k == 0:
             return Scalar(self.group)
         return self if k == 1 else ProductRep([self] * k)
@@ -492,9 +491,8 @@ class ProductRep(Rep):
 
 def TensorRep(G, p: int, q: int = 0) -> Rep:
     """T(p, q) = V^{(x)p} (x) (V*)^{(x)q}: p contravariant and q covariant indices (Scalar when p = q = 0)."""
-    for nm, val in (("p", p), ("q", q)):
-        if isinstance(val, bool) or not isinstance(val, int) or val < 0:
-            raise ValueError(f"{nm}: expected an int >= 0, got {val!r}")
+    check_int(p, "p", 0)
+    check_int(q, "q", 0)
     G = as_group(G)
     factors = [Vector(G)] * p + [Covector(G)] * q
     if not factors:

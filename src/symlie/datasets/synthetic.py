@@ -59,6 +59,19 @@ N_TEST = 5000
 TRAIN_SIZES = (30, 100, 300, 1000, 3000, 10000, 30000)
 
 
+
+def _count(val, name: str, lo: int) -> int:
+    """An integer-like ``val`` (numpy ints accepted) >= lo: TypeError for bools and non-integers, else ValueError."""
+    if isinstance(val, bool):
+        raise TypeError(f"{name}: expected an int, got bool")
+    try:
+        val = operator.index(val)
+    except TypeError:
+        raise TypeError(f"{name}: expected an int, got {type(val).__name__}") from None
+    if val < lo:
+        raise ValueError(f"{name}: expected an int >= {lo}, got {val}")
+    return val
+
 class Stats(NamedTuple):
     """Standardization constants, each a float64 tensor over coordinates:
     ``X = (X_raw - x_mean) / x_scale`` (n_in,) and ``Y = (Y_raw - y_mean) / y_std`` (n_out,).
@@ -82,18 +95,8 @@ class _SyntheticDataset:
     n_out: int
 
     def __init__(self, n_samples: int = N_SAMPLES, seed: int = 2021):
-        try:
-            n_samples = operator.index(n_samples)
-        except TypeError:
-            raise TypeError(f"n_samples: expected an int, got {type(n_samples).__name__}") from None
-        if isinstance(n_samples, bool) or n_samples < 2:
-            raise ValueError(f"n_samples: expected an int >= 2, got {n_samples!r}")
-        try:
-            seed = operator.index(seed)
-        except TypeError:
-            raise TypeError(f"seed: expected an int, got {type(seed).__name__}") from None
-        if isinstance(seed, bool) or seed < 0:
-            raise ValueError(f"seed: expected an int >= 0, got {seed!r}")
+        n_samples = _count(n_samples, "n_samples", 2)
+        seed = _count(seed, "seed", 0)
         self.n_samples = n_samples
         self.seed = seed
         self.group, self.rep_in, self.rep_out = self._symmetry()
@@ -144,15 +147,7 @@ class _SyntheticDataset:
         """
         sizes = {}
         for name, val, lo in (("n_train", n_train, 1), ("n_val", n_val, 0), ("n_test", n_test, 0)):
-            if isinstance(val, bool):
-                raise TypeError(f"{name}: expected an int, got bool")
-            try:
-                val = operator.index(val)
-            except TypeError:
-                raise TypeError(f"{name}: expected an int, got {type(val).__name__}") from None
-            if val < lo:
-                raise ValueError(f"{name}: expected an int >= {lo}, got {val}")
-            sizes[name] = val
+            sizes[name] = _count(val, name, lo)
         n_train, n_val, n_test = sizes["n_train"], sizes["n_val"], sizes["n_test"]
         N = len(self)
         if n_train + n_val + n_test > N:
