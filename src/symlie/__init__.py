@@ -17,6 +17,8 @@ from .groups import (GL, SE, SL, E, Group, Lorentz, O, S, SO, Sp, T, Z, as_group
                      minkowski_metric)
 from . import metrics, nn
 from .linalg import Nullspace, nullspace, principal_angles, singular_spectrum
+from .identify import identify_algebra
+from .discovery import SymmetryResult, discover, discover_data, discover_manifold
 from .reps import (Covector, Point, ProductRep, Rep, Scalar, SumRep, TensorRep, Trivial, V, Vector)
 from . import datasets
 
@@ -37,6 +39,8 @@ __all__ = [
     "lie_derivative_grid", "grid_coordinates", "grid_gradient",
     # enforce
     "equivariant_basis", "invariant_basis", "EquivariantBasis", "BasisBlock", "constraint_matrix", "clear_basis_cache",
+    # discover
+    "discover", "discover_data", "discover_manifold", "SymmetryResult", "identify_algebra",
     # linear algebra
     "nullspace", "Nullspace", "singular_spectrum", "principal_angles",
     # submodules

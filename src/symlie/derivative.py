@@ -123,72 +123,152 @@ def _call_model(f: Callable, x: torch.Tensor, name: str = "f") -> torch.Tensor:
     return y
 
 
+AUTODIFF_MODES = ("auto", "tangent", "jacfwd", "jacrev")
+
+
+def _autodiff_mode(mode: str, q: int, n_in: int, n_out: int | None) -> str:
+    """Resolve ``autodiff="auto"``: the cheapest way to get DF v_xi for q generators.
+
+    Costs in forward-pass equivalents per sample (measured ratios on MLPs, see benchmarks/bench_discover.py):
+    ``tangent`` ~ 1.5 q (one jvp per generator), ``jacfwd`` ~ 1.5 n_in (the full Jacobian by jvps along the
+    coordinate axes, then contracted with every v_xi), ``jacrev`` ~ 1 + 2 n_out (one forward, one backward per
+    output). ``n_out=None`` (unknown) rules out ``jacrev``.
+    """
+    if mode != "auto":
+        return mode
+    costs = {"tangent": 1.5 * q, "jacfwd": 1.5 * n_in + 0.1}
+    if n_out is not None:
+        costs["jacrev"] = 1.0 + 2.0 * n_out
+    return min(costs, key=costs.get)
+
+
+def _jacobian_chunk(f: Callable, xc: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """(F(xc) (n, n_out), DF(xc) (n, n_out, n_in), flat) for a chunk of samples, by forward or reverse mode."""
+    n, n_in = xc.shape
+    if mode == "jacfwd":
+        eye = torch.eye(n_in, dtype=xc.dtype, device=xc.device)
+        xr = xc.unsqueeze(0).expand(n_in, n, n_in).reshape(n_in * n, n_in).contiguous()
+        tr = eye[:, None, :].expand(n_in, n, n_in).reshape(n_in * n, n_in)
+        y, dy = torch.func.jvp(f, (xr,), (tr,))
+        _check_output(y, n_in * n, n_in)
+        flat = y.ndim == 1
+        if flat:
+            y, dy = y.unsqueeze(-1), dy.unsqueeze(-1)
+        y = y.reshape(n_in, n, -1)[0]
+        J = dy.reshape(n_in, n, -1).permute(1, 2, 0)                   # (n, n_out, n_in)
+        return y, J, flat
+    y, vjp_fn = torch.func.vjp(f, xc.contiguous())
+    _check_output(y, n, n_in)
+    flat = y.ndim == 1
+    if flat:
+        (g,) = vjp_fn(torch.ones_like(y))
+        return y.unsqueeze(-1), g.unsqueeze(1), True
+    rows = []
+    for a in range(y.shape[1]):
+        ct = torch.zeros_like(y)
+        ct[:, a] = 1.0
+        rows.append(vjp_fn(ct)[0])
+    return y, torch.stack(rows, 1), False
+
+
+def _check_output(y, rows: int, n_in: int) -> None:
+    if not isinstance(y, torch.Tensor) or y.shape[0] != rows or y.ndim not in (1, 2):
+        got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+        raise ValueError(f"f: expected output of shape (N,) or (N, n_out) for input of shape {(rows, n_in)}, got {got}")
+
+
+def _probe_n_out(f: Callable, x: torch.Tensor) -> int:
+    with torch.no_grad():
+        y = f(x[:1])
+    _check_output(y, 1, x.shape[1])
+    return 1 if y.ndim == 1 else y.shape[1]
+
+
 def lie_derivative(f: Callable[[torch.Tensor], torch.Tensor], xi, x, rep_in: Rep | None = None,
-                   rep_out: Rep | None = None, *, batch_size: int | str | None = "auto") -> torch.Tensor:
+                   rep_out: Rep | None = None, *, batch_size: int | str | None = "auto",
+                   autodiff: str = "auto", return_values: bool = False):
     """(L_xi F)(x) = DF(x) v_xi(x) - drho_out(xi) F(x) for every generator at every point.
 
-    One forward-mode autodiff pass (``torch.func.jvp``) over all (generator, point) pairs at once: no Python
-    loop over samples or generators. The result stays differentiable with respect to any parameters of ``f``
-    (so it can be used inside a training loss).
+    Batched automatic differentiation over all points at once: no Python loop over samples or generators.
+    The result stays differentiable with respect to any parameters of ``f`` (so it can be used inside a
+    training loss); wrap the call in ``torch.no_grad()`` when it is not needed (discovery does), which keeps
+    memory bounded by one chunk.
 
     Args:
-        f: torch callable (N, n_in) -> (N, n_out) or (N,), batched over rows (e.g. an ``nn.Module``).
+        f: torch callable (N, n_in) -> (N, n_out) or (N,), batched over rows (e.g. an ``nn.Module``); rows
+            must not interact (no batch statistics).
         xi: a LieAlgebra / Group (all basis elements), one (d, d) generator, or a (q, d, d) stack.
         x: sample points (N, n_in). Their dtype is used throughout (generators are cast to it); float64 is
             recommended for linear algebra. Integer input is converted to float64.
         rep_in: the action on inputs, size n_in (default: ``Point(G)`` of the algebra when xi is one).
         rep_out: a linear representation on outputs, size n_out; ``None`` means invariant outputs.
-        batch_size: process this many points at a time; ``"auto"`` (default) keeps q * batch_size near
-            ``2**16`` rows, which keeps the pass in cache and its speed linear in N; ``None``: all at once.
-            Without gradients (``torch.no_grad()`` or frozen parameters) memory is bounded by one chunk; with
-            gradients enabled every chunk's activations stay alive for the backward pass.
+        batch_size: process this many points at a time; ``"auto"`` (default) keeps the number of
+            differentiated rows per pass near ``2**16``; ``None``: all at once.
+        autodiff: how DF v_xi is obtained. ``"tangent"``: one forward-mode pass along v_xi per generator
+            (q jvps); ``"jacfwd"``: the Jacobian DF by n_in forward-mode passes, then contracted with every
+            v_xi; ``"jacrev"``: the Jacobian by one reverse pass per output (n_out vjps), then contracted;
+            ``"auto"`` (default) picks the cheapest from q, n_in and n_out (one extra call of f on a single
+            sample finds n_out). All give the same values to rounding.
 
     Returns:
         (q, N, n_out) (or (q, N) for an (N,)-shaped model), or without the leading q for a single (d, d) xi.
     """
     X, single, x, rep_in = _prepare(xi, x, rep_in)
     group = rep_in.group
-    if batch_size == "auto":
-        batch_size = max(1, AUTO_CHUNK_ROWS // max(1, X.shape[0]))
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"batch_size: expected a positive int, 'auto' or None, got {batch_size!r}")
+    if autodiff not in AUTODIFF_MODES:
+        raise ValueError(f"autodiff: expected one of {AUTODIFF_MODES}, got {autodiff!r}")
     if isinstance(f, torch.nn.Module):
         dts = {p.dtype for p in f.parameters() if p.is_floating_point()}
         if dts and x.dtype not in dts:
             raise TypeError(f"x: has dtype {x.dtype} but the module's parameters are {sorted(map(str, dts))}; "
                             f"convert one of them explicitly (e.g. model.double() or x.float())")
+    q, n_in = X.shape[0], x.shape[1]
+    if autodiff == "auto":
+        n_out = _probe_n_out(f, x) if min(q, n_in) > 2 else None
+        autodiff = _autodiff_mode("auto", q, n_in, n_out)
+    if batch_size == "auto":
+        per_sample = {"tangent": q, "jacfwd": n_in, "jacrev": 1}[autodiff]
+        batch_size = max(1, AUTO_CHUNK_ROWS // max(1, per_sample))
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size: expected a positive int, 'auto' or None, got {batch_size!r}")
 
     X = X.to(x.dtype)
-    q = X.shape[0]
     chunks = [x] if batch_size is None else list(torch.split(x, batch_size))
-    outs = []
+    outs, vals = [], []
     flat_out = None
     for xc in chunks:
         n = xc.shape[0]
         v = rep_in.vector_field(X, xc)                       # (q, n, n_in)
-        xr = xc.unsqueeze(0).expand(q, n, xc.shape[1]).reshape(q * n, -1).contiguous()  # n = 1 gives a stride-0 view
-        y, dy = torch.func.jvp(f, (xr,), (v.reshape(q * n, -1),))
-        if not isinstance(y, torch.Tensor) or y.shape[0] != q * n or y.ndim not in (1, 2):
-            raise ValueError(f"f: expected output of shape (N,) or (N, n_out) for input of shape "
-                             f"{(q * n, xc.shape[1])}, got {tuple(y.shape) if isinstance(y, torch.Tensor) else type(y)}")
-        flat_out = y.ndim == 1
-        if flat_out:
-            y, dy = y.unsqueeze(-1), dy.unsqueeze(-1)
-        n_out = y.shape[-1]
-        ro = check_rep_out(rep_out, group, n_out)
-        y = y.reshape(q, n, n_out)
-        L = dy.reshape(q, n, n_out)
+        if autodiff == "tangent":
+            xr = xc.unsqueeze(0).expand(q, n, n_in).reshape(q * n, -1).contiguous()  # n = 1: stride-0 view
+            y, dy = torch.func.jvp(f, (xr,), (v.reshape(q * n, -1),))
+            _check_output(y, q * n, n_in)
+            flat_out = y.ndim == 1
+            if flat_out:
+                y, dy = y.unsqueeze(-1), dy.unsqueeze(-1)
+            y = y.reshape(q, n, -1)[0]
+            L = dy.reshape(q, n, -1)
+        else:
+            y, J, flat_out = _jacobian_chunk(f, xc, autodiff)
+            L = torch.einsum("nai,kni->kna", J, v)
+        ro = check_rep_out(rep_out, group, y.shape[-1])
         if not isinstance(ro, Trivial):
-            L = L - ro.apply_drho(X, y)
+            L = L - ro.apply_drho(X, y.unsqueeze(0).expand(q, n, y.shape[-1]))
         outs.append(L)
+        if return_values:
+            vals.append(y)
     L = torch.cat(outs, 1) if len(outs) > 1 else outs[0]
     if flat_out:
         L = L.squeeze(-1)
-    return L[0] if single else L
+    L = L[0] if single else L
+    if not return_values:
+        return L
+    y = torch.cat(vals, 0) if len(vals) > 1 else vals[0]
+    return L, (y.squeeze(-1) if flat_out else y)
 
 
 def lie_derivative_dynamics(f: Callable[[torch.Tensor], torch.Tensor], xi, x, rep: Rep | None = None, *,
-                            batch_size: int | str | None = "auto") -> torch.Tensor:
+                            batch_size: int | str | None = "auto", autodiff: str = "auto") -> torch.Tensor:
     """Lie derivative of a vector field x' = f(x) under the tangent-lift action: L_xi f = [v_xi, f].
 
     Equals ``lie_derivative(f, xi, x, rep, rep.tangent())``: Df v_xi - A f, with A the linear part of xi.
@@ -197,7 +277,7 @@ def lie_derivative_dynamics(f: Callable[[torch.Tensor], torch.Tensor], xi, x, re
     X, single, group = resolve_generators(xi)
     x = as_tensor(x, "x", ndim=2)
     rep = _default_rep_in(group, rep, x.shape[1])
-    return lie_derivative(f, X[0] if single else X, x, rep, rep.tangent(), batch_size=batch_size)
+    return lie_derivative(f, X[0] if single else X, x, rep, rep.tangent(), batch_size=batch_size, autodiff=autodiff)
 
 
 def lie_bracket(v: Callable[[torch.Tensor], torch.Tensor], f: Callable[[torch.Tensor], torch.Tensor], x) -> torch.Tensor:

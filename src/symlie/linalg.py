@@ -94,40 +94,49 @@ def singular_spectrum(A, *, method: str = "svd") -> tuple[torch.Tensor, torch.Te
 
 
 def nullspace(A, *, rule: str = "rtol", rtol: float = 1e-8, atol: float = 0.0, min_gap: float = 1e3,
-              floor: float = 1e-15, method: str = "svd") -> Nullspace:
+              floor: float = 1e-15, method: str = "svd", reference: float | None = None) -> Nullspace:
     """Numerical nullspace of A (m, n) with the rank rule recorded (see module docstring).
 
     Args:
         A: matrix (m, n); float64 recommended.
         rule: ``"rtol"`` or ``"gap"``.
-        rtol, atol: for ``"rtol"``: zero means sigma <= rtol * sigma_max + atol.
+        rtol, atol: for ``"rtol"``: zero means sigma <= rtol * ref + atol.
         min_gap: for ``"gap"``: smallest ratio accepted as a gap.
-        floor: for ``"gap"``: relative floor applied before taking ratios.
+        floor: for ``"gap"``: values below ``floor * ref`` are clamped to it before taking ratios.
         method: ``"svd"`` or ``"gram"`` (see :func:`singular_spectrum`).
+        reference: an external scale of the problem; ``ref = max(sigma_max, reference)`` (default
+            ``ref = sigma_max``). It makes "everything is zero" detectable: without it a matrix that is zero
+            up to rounding has sigma_max at rounding level and its relative spectrum looks full rank. With the
+            gap rule, ``ref`` is prepended to the spectrum, so a gap between ``ref`` and sigma_1 means rank 0.
     """
     s, Vt = singular_spectrum(A, method=method)
     n = s.numel()
     smax = float(s[0])
+    if reference is not None and not (isinstance(reference, (int, float)) and reference >= 0):
+        raise ValueError(f"reference: expected a number >= 0 or None, got {reference!r}")
+    ref = max(smax, float(reference)) if reference is not None else smax
     if rule == "rtol":
         if rtol < 0 or atol < 0:
             raise ValueError(f"rtol, atol: must be >= 0, got {rtol}, {atol}")
-        thr = rtol * smax + atol
+        thr = rtol * ref + atol
         rank = int((s > thr).sum())
         info = {"rule": "rtol", "rtol": rtol, "atol": atol}
     elif rule == "gap":
-        if smax == 0:
+        if ref == 0:
             rank, thr = 0, 0.0
         else:
-            sc = torch.clamp(s, min=floor * smax)
+            sc = torch.clamp(torch.cat([s.new_tensor([ref]), s]), min=floor * ref)
             ratios = sc[:-1] / sc[1:]
             if ratios.numel() and float(ratios.max()) >= min_gap:
-                rank = int(torch.argmax(ratios)) + 1
+                rank = int(torch.argmax(ratios))
             else:
                 rank = n
             thr = float(s[rank]) if rank < n else 0.0
         info = {"rule": "gap", "min_gap": min_gap, "floor": floor}
     else:
         raise ValueError(f"rule: expected 'rtol' or 'gap', got {rule!r}")
+    if reference is not None:
+        info["reference"] = ref
     gap = gap_ratio(s, rank)
     return Nullspace(basis=Vt[:, rank:], singular_values=s, rank=rank, threshold=float(thr), rule=info,
                      gap_ratio=gap, complement=Vt[:, :rank])
