@@ -26,3 +26,8 @@ def test_readme_examples_run(capsys):
     assert "3 (3, 3, 3) True (0, 3, 0)" in out
     assert "(3, 3, 0) (2, 1, 0)" in out
     assert "x' = 1.000 x - 1.000 y - 1.000 x^3 - 1.000 x y^2" in out     # SINDy recovers the Hopf field
+    assert "3 so(3) True True" in out                                  # discover: exact model
+    assert "\n3 so(3) True\n" in out                                   # discover: trained MLP
+    assert "\n1 so(2)\n" in out                                        # discover: dynamics
+    assert "3 so(3) {'O(3) discrete generator 0'" in out               # discover_manifold
+    assert "3 so(3) 1.0" in out                                        # discover_data

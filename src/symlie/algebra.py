@@ -213,13 +213,18 @@ class LieAlgebra:
         return torch.einsum("iab,jba->ij", ad, ad)
 
     def killing_signature(self, rtol: float = 1e-9) -> tuple[int, int, int]:
-        """(n_positive, n_negative, n_zero) eigenvalues of the Killing form, zero meaning |lambda| <= rtol * max|lambda|."""
+        """(n_positive, n_negative, n_zero) eigenvalues of the Killing form.
+
+        Zero means |lambda| <= rtol * max(max |lambda|, max |C|^2), C the structure constants: a Killing form
+        that vanishes up to rounding (nilpotent algebras, in any basis) has only zero eigenvalues.
+        """
         K = self.killing_form()
         if K.numel() == 0:
             return (0, 0, 0)
         ev = torch.linalg.eigvalsh(0.5 * (K + K.T))
-        scale = ev.abs().max()
-        tol = rtol * scale if scale > 0 else 0.0
+        C = self.structure_constants()
+        scale = max(float(ev.abs().max()), float(C.abs().max()) ** 2)
+        tol = rtol * scale
         return (int((ev > tol).sum()), int((ev < -tol).sum()), int((ev.abs() <= tol).sum()))
 
     # ------------------------------------------------------------------ constructions

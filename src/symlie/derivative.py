@@ -319,7 +319,7 @@ def transform(f: Callable[[torch.Tensor], torch.Tensor], g, rep_in: Rep, rep_out
 
 
 def lie_derivative_linear(library, xi, x, rep_in: Rep | None = None, rep_out: Rep | None = None,
-                          n_out: int | None = None) -> torch.Tensor:
+                          n_out: int | None = None, coef=None) -> torch.Tensor:
     """The Lie derivative of linear-in-parameter models F_W(x) = W Phi(x) as a tensor acting on W.
 
     For W of shape (n_out, D) and a feature library Phi: R^{n_in} -> R^D with Jacobian DPhi (D, n_in),
@@ -336,8 +336,11 @@ def lie_derivative_linear(library, xi, x, rep_in: Rep | None = None, rep_out: Re
         xi, x, rep_in: as in :func:`lie_derivative`.
         rep_out: linear representation on the n_out outputs; ``None`` means invariant outputs, in which case
             ``n_out`` (default 1) gives their number.
+        coef: optional coefficients W (n_out, D): return the contraction L_xi F_W = einsum(S, W) directly,
+            without forming S (memory q N D instead of q N n_out^2 D).
     Returns:
-        S of shape (q, N, n_out, n_out, D) (without q for a single (d, d) xi).
+        S of shape (q, N, n_out, n_out, D), or with ``coef`` the values (q, N, n_out) (without q for a single
+        (d, d) xi).
     """
     X, single, x, rep_in = _prepare(xi, x, rep_in)
     group = rep_in.group
@@ -355,6 +358,14 @@ def lie_derivative_linear(library, xi, x, rep_in: Rep | None = None, rep_out: Re
     X = X.to(x.dtype)
     v = rep_in.vector_field(X, x)                                  # (q, N, n_in)
     dphi_v = torch.einsum("nfi,kni->knf", DPhi.to(x.dtype), v)      # (q, N, D)
+    if coef is not None:
+        W = as_tensor(coef, "coef", ndim=2).to(x.dtype)
+        if W.shape != (n_out, D):
+            raise ValueError(f"coef: expected shape ({n_out}, {D}) (n_out, library features), got {tuple(W.shape)}")
+        L = torch.einsum("knf,af->kna", dphi_v, W)
+        if not isinstance(ro, Trivial):
+            L = L - ro.apply_drho(X, (Phi.to(x.dtype) @ W.T).unsqueeze(0).expand(X.shape[0], N, n_out))
+        return L[0] if single else L
     eye = torch.eye(n_out, dtype=x.dtype)
     S = eye[None, None, :, :, None] * dphi_v[:, :, None, None, :]
     if not isinstance(ro, Trivial):

@@ -85,7 +85,8 @@ class SymmetryResult:
         identification: the output of :func:`symlie.identify_algebra` (``name``, ``aliases``, Killing
             signature, ...), or ``{"name": None, "description": "..."}`` when the found span does not close.
         discrete: {label: relative violation} of the tested discrete elements g: RMS |K_g F - F| / RMS |F|
-            over the samples (for point clouds: mean distance of g x_n to the cloud over its RMS radius).
+            over the samples (for point clouds: the mean distance of g x_n from the tangent plane of its nearest
+            cloud point, over the cloud's RMS radius).
         n_samples, n_outputs: numbers of samples and output components used.
         scale: the model's own scale, RMS |F(x) - mean F| over the samples (for point clouds: the RMS radius
             about the centroid). L_xi F has the units of F, so broken directions give values of this order;
@@ -245,7 +246,8 @@ class SymmetryResult:
                    largest_gap={k: _from_json(v) for k, v in d["largest_gap"].items()},
                    closure_error=_from_json(d["closure_error"]), identification=ident,
                    discrete={k: _from_json(v) for k, v in d["discrete"].items()}, n_samples=int(d["n_samples"]),
-                   n_outputs=int(d["n_outputs"]), kind=d["kind"], fit=d.get("fit"), info=d.get("info") or {},
+                   n_outputs=int(d["n_outputs"]), kind=d["kind"], fit=_from_json(d.get("fit")),
+                   info=_from_json(d.get("info") or {}),
                    scale=float(d.get("scale", 0.0)))
 
     def save(self, path) -> Path:
@@ -281,7 +283,14 @@ def _json_float(v):
 
 
 def _from_json(v):
-    return float(v) if isinstance(v, str) else v
+    """Inverse of _json_float / _jsonable: "nan", "inf", "-inf" back to floats, recursively in dicts/lists."""
+    if isinstance(v, str):
+        return float(v) if v in ("nan", "inf", "-inf") else v
+    if isinstance(v, dict):
+        return {k: _from_json(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_from_json(x) for x in v]
+    return v
 
 
 def _jsonable(x):
@@ -373,8 +382,6 @@ def _resolve_rep_in(rep_in, alg: LieAlgebra, group: Group | None, n_in: int) -> 
     if rep_in.size != n_in:
         raise ValueError(f"X: has {n_in} columns but rep_in {rep_in} acts on R^{rep_in.size} (candidates act on "
                          f"the wrong dimension or X has the wrong shape)")
-    if alg.affine and rep_in.is_linear and not isinstance(rep_in, Point):
-        pass  # a linear rep of an affine algebra reads only the linear parts: allowed
     return rep_in
 
 
@@ -406,14 +413,15 @@ def _discrete_elements(discrete, group: Group | None, d: int) -> dict[str, torch
     return out
 
 
-def _largest_gap(s: torch.Tensor, floor: float) -> dict:
+def _largest_gap(s: torch.Tensor, floor: float, ref: float) -> dict:
+    """The dimension the largest consecutive ratio of [ref, s_1, ..., s_q] (floored at floor * ref) gives."""
     q = s.numel()
-    if q < 2 or float(s[0]) == 0:
-        return {"dim": 0 if q and float(s[0]) > 0 else q, "ratio": float("nan")}
-    sc = torch.clamp(s, min=floor * float(s[0]))
+    if ref <= 0:
+        return {"dim": q, "ratio": float("nan")}
+    sc = torch.clamp(torch.cat([s.new_tensor([ref]), s]), min=floor * ref)
     r = sc[:-1] / sc[1:]
     i = int(torch.argmax(r))
-    return {"dim": q - (i + 1), "ratio": float(r[i])}
+    return {"dim": q - i, "ratio": float(r[i])}
 
 
 def _finish(alg: LieAlgebra, R: torch.Tensor, total_weight: float, scale: float, *, rule: str, rtol: float, atol: float,
@@ -443,7 +451,7 @@ def _finish(alg: LieAlgebra, R: torch.Tensor, total_weight: float, scale: float,
                                 f"{closure_tol:g}); the rank cut is probably inside the noise: inspect the spectrum"}
     return SymmetryResult(candidates=alg, coefficients=coeffs, singular_values=ns.singular_values,
                           broken_coefficients=ns.complement.T.contiguous(), rank=ns.rank, threshold=ns.threshold,
-                          rule=ns.rule, gap_ratio=ns.gap_ratio, largest_gap=_largest_gap(ns.singular_values, floor),
+                          rule=ns.rule, gap_ratio=ns.gap_ratio, largest_gap=_largest_gap(ns.singular_values, floor, ref),
                           closure_error=closure, identification=ident, discrete=discrete, n_samples=n_samples,
                           n_outputs=n_outputs, kind=kind, fit=fit, info=info, scale=scale)
 
@@ -467,14 +475,14 @@ def _probe(F, x: torch.Tensor, n_in: int) -> None:
     except (RuntimeError, ValueError, IndexError) as exc:
         raise ValueError(f"model: could not be evaluated on samples of X with {n_in} columns (does the model take "
                          f"{n_in} inputs?): {exc}") from exc
-    if not isinstance(y, torch.Tensor) or y.shape[0] != 1 or y.ndim not in (1, 2):
+    if not isinstance(y, torch.Tensor) or y.ndim not in (1, 2) or y.shape[0] != 1:
         got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
         raise ValueError(f"model: expected output of shape (N,) or (N, n_out) for input of shape (N, {n_in}), "
                          f"got {got} for N = 1")
 
 
 def _is_linear_estimator(model) -> bool:
-    return hasattr(model, "library") and hasattr(model, "coef_") and hasattr(model, "n_outputs_")
+    return hasattr(model, "library") and hasattr(model, "fit") and not isinstance(model, torch.nn.Module)
 
 
 def _float64_model(model):
@@ -552,7 +560,7 @@ def discover(model, X, candidates, *, rep_in: Rep | None = None, rep_out: Rep | 
     linear = _is_linear_estimator(model)
     if linear:
         from .sindy import SymmetricSINDy
-        if getattr(model, "coef_", None) is None:
+        if getattr(model, "coef_", None) is None or not hasattr(model, "n_outputs_"):
             raise ValueError("model: the estimator is not fitted (call fit first)")
         dynamics = dynamics or isinstance(model, SymmetricSINDy)
         n_out = int(model.n_outputs_)
@@ -589,8 +597,7 @@ def discover(model, X, candidates, *, rep_in: Rep | None = None, rep_out: Rep | 
         for start in range(0, N, batch_size):
             xc = x[start:start + batch_size]
             if linear:
-                S = lie_derivative_linear(library, gens, xc, rep_in, ro, n_out=n_out)
-                L = torch.einsum("knabf,bf->kna", S, W)
+                L = lie_derivative_linear(library, gens, xc, rep_in, ro, n_out=n_out, coef=W)
                 fx = F(xc)
             else:
                 L, fx = lie_derivative(F, gens, xc, rep_in, ro, batch_size=None, autodiff=autodiff,
@@ -698,7 +705,8 @@ def discover_manifold(X, candidates, *, rep_in: Rep | None = None, manifold_dim:
     Args:
         X: points (N, n) on or near M (noise allowed: it sets the floor of the symmetric values).
         candidates, rep_in, discrete, batch_size, accumulate: as in :func:`discover`. Discrete elements g are
-            scored by the mean distance from g x_n to the cloud divided by the cloud's RMS radius.
+            scored by the mean distance of g x_n from the estimated tangent plane at its nearest cloud point,
+            divided by the cloud's RMS radius (noise level and curvature x spacing^2 for a symmetry).
         manifold_dim: dimension of M; default: estimated as the most common position of the largest ratio of
             consecutive local-PCA eigenvalues (reported in ``result.fit``).
         n_neighbors: neighbours per local PCA (default max(10, 4 n)); more averages noise, fewer reduces the
@@ -753,20 +761,23 @@ def discover_manifold(X, candidates, *, rep_in: Rep | None = None, manifold_dim:
         acc.add(pv.permute(1, 2, 0).reshape(-1, q))
     R, _, _ = acc.reduce(torch.zeros(1, dtype=torch.float64), False)
     elems = _discrete_elements(discrete, group, alg.matrix_size)
+    radius = float(((x - x.mean(0)) ** 2).sum(1).mean().sqrt())
     disc = {}
     if elems:
         from scipy.spatial import cKDTree
         tree = cKDTree(x.numpy())
-        radius = float(((x - x.mean(0)) ** 2).sum(1).mean().sqrt())
         for key, g in elems.items():
-            dist, _ = tree.query(rep_in.act(g, x).numpy(), k=1)
-            disc[key] = float(dist.mean()) / radius if radius > 0 else float("inf")
+            gx = rep_in.act(g, x)
+            _, j = tree.query(gx.numpy(), k=1)
+            j = torch.from_numpy(j)
+            off = gx - x[j]                                          # to the nearest point of the cloud ...
+            nrm = off - torch.einsum("nim,njm,nj->ni", T[j], T[j], off)   # ... off its tangent plane
+            disc[key] = float(nrm.norm(dim=1).mean()) / radius if radius > 0 else float("inf")
     fit = {"model": f"point cloud ({'local quadratic' if tangents == 'quadratic' else 'local PCA'} tangent spaces)",
            "manifold_dim": m, "estimated_dim": m_est,
            "dim_gap_median": conf, "n_neighbors": k}
     info = {"seconds": time.perf_counter() - t0, "batch_size": batch_size, "accumulate": accumulate,
             "dtype": "float64", "processes": 1}
-    radius = float(((x - x.mean(0)) ** 2).sum(1).mean().sqrt())
     return _finish(alg, R, float(N), radius, rule=rule, rtol=_resolve_rtol(rtol, torch.float64), atol=atol,
                    min_gap=min_gap, floor=floor, closure_tol=closure_tol, discrete=disc, n_samples=N,
                    n_outputs=n, kind="manifold", fit=fit, info=info)

@@ -82,33 +82,34 @@ def _lookup(dim: int, sig: tuple[int, int, int], size: int) -> tuple[str | None,
     return best, aliases
 
 
+# Ranks and signatures below are decided against max(largest value, 1): the structure constants are
+# normalised to max |C| = 1 first, so an object that is zero up to rounding (the Killing form of a nilpotent
+# algebra) is recognised as zero instead of having its rounding noise ranked relative to itself.
 def _span_basis(M: torch.Tensor, rtol: float) -> torch.Tensor:
-    """Orthonormal columns spanning the column space of M (rank by rtol relative to the largest value)."""
+    """Orthonormal columns spanning the column space of M (rank: values > rtol * max(sigma_1, 1))."""
     if M.numel() == 0 or M.shape[1] == 0:
         return M.new_zeros(M.shape[0], 0)
     U, s, _ = torch.linalg.svd(M, full_matrices=False)
-    if s.numel() == 0 or s[0] == 0:
+    if s.numel() == 0:
         return M.new_zeros(M.shape[0], 0)
-    return U[:, : int((s > rtol * s[0]).sum())]
+    return U[:, : int((s > rtol * max(float(s[0]), 1.0)).sum())]
 
 
 def _null_basis(M: torch.Tensor, rtol: float) -> torch.Tensor:
-    """Orthonormal columns spanning the nullspace of M (m, n)."""
+    """Orthonormal columns spanning the nullspace of M (m, n) (zero: values <= rtol * max(sigma_1, 1))."""
     n = M.shape[1]
     if M.shape[0] == 0:
         return torch.eye(n, dtype=M.dtype)
     _, s, Vh = torch.linalg.svd(M, full_matrices=True)
-    scale = float(s[0]) if s.numel() else 0.0
-    r = int((s > rtol * scale).sum()) if scale > 0 else 0
-    return Vh[r:].T
+    scale = max(float(s[0]), 1.0) if s.numel() else 1.0
+    return Vh[int((s > rtol * scale).sum()):].T
 
 
 def _signature(K: torch.Tensor, rtol: float) -> tuple[int, int, int]:
     if K.numel() == 0:
         return (0, 0, 0)
     ev = torch.linalg.eigvalsh(0.5 * (K + K.T))
-    scale = float(ev.abs().max())
-    tol = rtol * scale
+    tol = rtol * max(float(ev.abs().max()), 1.0)
     return (int((ev > tol).sum()), int((ev < -tol).sum()), int((ev.abs() <= tol).sum()))
 
 
@@ -163,9 +164,10 @@ def identify_algebra(alg: LieAlgebra, *, rtol: float = 1e-8, closure_tol: float 
         (alg.linear_part().reshape(q, -1).abs().max(1).values <= rtol * B.abs().max()).all())
     if cscale <= rtol:
         name, al = _abelian_name(q, alg.linear_part() if alg.affine else B, is_translation, max(rtol, 1e-9))
-        info.update(name=name, aliases=list(al), description=f"abelian, dim {q}")
+        info.update(name=name, aliases=list(al), description=f"abelian, dim {q}", killing_signature=(0, 0, q))
         return info
     info["abelian"] = False
+    C = C / cscale                                               # see the note above _span_basis
     K = _killing(C)
     sig = _signature(K, rtol)
     info["killing_signature"] = sig
@@ -196,7 +198,7 @@ def identify_algebra(alg: LieAlgebra, *, rtol: float = 1e-8, closure_tol: float 
         lsig = _signature(_killing(Cn[:s_dim, :s_dim, :s_dim]), rtol)   # brackets mod the radical
         info.update(levi_signature=lsig, solvable=False)
         levi_name, _ = _lookup(s_dim, lsig, d - alg.affine)
-    rad_central = bool(torch.einsum("ijk,jr->irk", C, r_basis).abs().max() <= rtol * cscale)
+    rad_central = bool(torch.einsum("ijk,jr->irk", C, r_basis).abs().max() <= rtol)
     if info["name"] is None and levi_name is not None and rad_central:
         rad_elems = torch.einsum("qk,qij->kij", r_basis, B)
         rn, _ = _abelian_name(r, rad_elems[:, :-1, :-1] if alg.affine else rad_elems, False, max(rtol, 1e-9))
@@ -217,6 +219,16 @@ def _affine_split(alg: LieAlgebra, rtol: float, closure_tol: float) -> dict | No
         return None
     Lspan = _span_basis(lin.T, rtol)                             # linear parts span a subalgebra of gl(n)
     n = alg.matrix_size - 1
+    dimL = Lspan.shape[1]
+    eye = torch.eye(n, dtype=Lspan.dtype).reshape(-1) / n ** 0.5
+    has_scaling = float((eye - Lspan @ (Lspan.T @ eye)).norm()) <= max(rtol, 1e-9)
+    if z == n and dimL == n * n:
+        return {"name": f"aff({n})", "aliases": [f"gl({n}) x| t({n})"]}
+    if z == n and has_scaling and dimL == n * (n - 1) // 2 + 1:
+        skew = Lspan - (eye[:, None] * (eye @ Lspan)[None, :])   # traceless parts must be antisymmetric
+        Ls = skew.T.reshape(-1, n, n)
+        if float((Ls + Ls.transpose(1, 2)).abs().max()) <= max(rtol, 1e-9):
+            return {"name": f"sim({n})", "aliases": [f"(so({n}) + R) x| t({n})"]}
     L = LieAlgebra(Lspan.T.reshape(-1, n, n), name="linear part")
     try:
         lname = identify_algebra(L, rtol=rtol, closure_tol=closure_tol)["name"]
