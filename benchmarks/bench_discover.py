@@ -2,9 +2,10 @@
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/bench_discover.py --threads 1            # full run (~10 min on 2 cores)
-    .venv/bin/python benchmarks/bench_discover.py --threads 1 --quick    # reduced run (~1 min)
+    .venv/bin/python benchmarks/bench_discover.py --threads 1            # full run (~5 min on 2 cores)
+    .venv/bin/python benchmarks/bench_discover.py --threads 1 --quick    # reduced run (< 1 min)
     .venv/bin/python benchmarks/bench_discover.py --threads 1 --sections exact,speed
+    .venv/bin/python benchmarks/bench_discover.py --render benchmarks/results/discover.json   # markdown only
 
 Writes benchmarks/results/discover.json (every number, the machine, the settings, the command) and
 benchmarks/results/discover.md (short tables and a reading); ``--quick`` writes discover_quick.json / .md.
@@ -69,7 +70,7 @@ from pathlib import Path
 import torch
 
 import symlie as sl
-from symlie.derivative import _autodiff_mode
+from symlie.derivative import _autodiff_mode, autodiff_costs
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -147,9 +148,11 @@ def fmt_g(v, digits=3) -> str:
 
 
 def jf(v):
-    """JSON-safe float."""
+    """JSON-safe float (ints kept)."""
     if v is None:
         return None
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
     v = float(v)
     return v if math.isfinite(v) else ("inf" if v > 0 else ("-inf" if v < 0 else "nan"))
 
@@ -424,19 +427,27 @@ SPEED_MODELS = {
     "scalar-128": (10, 1, 128, 5, 2, "O5 MLP 10 -> 128 x 3 -> 1 (SiLU), gl(5) on two 5-vectors, q = 25"),
     "scalar-256": (10, 1, 256, 5, 2, "O5 MLP 10 -> 256 x 3 -> 1 (SiLU), gl(5) on two 5-vectors, q = 25"),
     "vector-128": (6, 3, 128, 3, 2, "MLP 6 -> 128 x 3 -> 3 (SiLU), rep_in = V + V, rep_out = V of GL(3), q = 9"),
+    # float32 models (as trained networks usually are): the loop and sl.discover(..., dtype=None) both in float32
+    "scalar-128-f32": (10, 1, 128, 5, 2, "float32: O5 MLP 10 -> 128 x 3 -> 1 (SiLU), q = 25, discover(dtype=None)"),
+    "vector-128-f32": (6, 3, 128, 3, 2, "float32: MLP 6 -> 128 x 3 -> 3 (SiLU), V + V -> V, q = 9, discover(dtype=None)"),
 }
+
+
+def speed_dtype(name: str) -> torch.dtype:
+    return torch.float32 if name.endswith("-f32") else DTYPE
 
 
 def speed_setup(name: str, N: int, seed: int = 0):
     n_in, n_out, width, n, blocks, _ = SPEED_MODELS[name]
     torch.manual_seed(seed)
-    model = frozen(mlp(n_in, width, 3, n_out).to(DTYPE))
+    dt = speed_dtype(name)
+    model = frozen(mlp(n_in, width, 3, n_out).to(dt))
     G = sl.GL(n)
     rep_in = sl.V(G)
     for _ in range(blocks - 1):
         rep_in = rep_in + sl.V(G)
     rep_out = sl.V(G) if n_out > 1 else None
-    X = torch.randn(N, n_in, generator=torch.Generator().manual_seed(seed + 1), dtype=DTYPE)
+    X = torch.randn(N, n_in, generator=torch.Generator().manual_seed(seed + 1), dtype=DTYPE).to(dt)
     return model, X, sl.gl(n), rep_in, rep_out
 
 
@@ -473,13 +484,16 @@ def bench_speed_vs_loop(name: str, args) -> dict:
     n_in, n_out, width, n, blocks, desc = SPEED_MODELS[name]
     N = args.speed_n
     model, X, cand, rep_in, rep_out = speed_setup(name, N)
-    A = cand.basis.to(DTYPE)
+    dt = speed_dtype(name)
+    A = cand.basis.to(dt)
     f = call_model(model, n_out)
+    kw = {"dtype": None} if dt == torch.float32 else {}
     fns = {"loop": lambda: loop_spectrum(model, X, A, n, n_out > 1),
-           "symlie": lambda: sl.discover(f, X, cand, rep_in=rep_in, rep_out=rep_out)}
+           "symlie": lambda: sl.discover(f, X, cand, rep_in=rep_in, rep_out=rep_out, **kw)}
     s_loop = fns["loop"]()
     res = fns["symlie"]()
     s_sym = res.singular_values
+    s_loop = s_loop.to(torch.float64)
     rel = (s_sym - s_loop).abs() / s_loop
     times, shares = time_interleaved(fns, {"loop": args.loop_repeats, "symlie": args.repeats}, warmup=0)
     ratios = [lt / st for lt, st in zip(times["loop"], times["symlie"])]
@@ -520,7 +534,7 @@ def bench_modes(name: str, args) -> dict:
     t_fwd = med(times["forward (no grad)"])
     spectra = {m: fns[m]().singular_values for m in ("tangent", "jacfwd", "jacrev")}
     agree = max(float(((spectra[m] - spectra["jacrev"]).abs() / spectra["jacrev"]).max()) for m in spectra)
-    model_cost = {"tangent": 1.5 * q, "jacfwd": 1.5 * n_in + 0.1, "jacrev": 1.0 + 2.0 * n_out}
+    model_cost = autodiff_costs(q, n_in, n_out)
     rows = []
     for k, ts in times.items():
         r = {"mode": k, **summary(ts), "cpu_share": med(shares[k]), "forward_equivalents": med(ts) / t_fwd}
@@ -585,7 +599,8 @@ def memory_child(spec: dict) -> dict:
         res = sl.discover(f, X, sl.gl(n), rep_in=rep_in)
         extra = {"batch_size": res.info["batch_size"], "found_dim": res.dim}
     else:   # attribution: only the NaN/Inf validation that sl.discover runs on the whole X before streaming
-        bool(torch.isfinite(X).all())
+        from symlie._validation import check_finite
+        check_finite(X, "X")
         extra = {}
     dt = time.perf_counter() - t0
     hwm = _proc_status_kib("VmHWM")
@@ -620,7 +635,7 @@ def bench_memory(args) -> list[dict]:
             res["nan_check_child"] = chk
             print(f"  memory N={N:>8,}: data {res['data_MiB']:.1f} MiB, extra peak {res['extra_peak_vmhwm_MiB']:.1f} MiB "
                   f"(VmHWM) / {res['extra_peak_ru_maxrss_MiB']:.1f} MiB (ru_maxrss - RSS before), "
-                  f"{res['seconds']:.2f} s ({res['us_per_sample']:.1f} us/sample); isfinite(X) alone "
+                  f"{res['seconds']:.2f} s ({res['us_per_sample']:.1f} us/sample); NaN check alone "
                   f"{res['nan_check_peak_MiB']:.1f} MiB", flush=True)
         out.append(res)
     return out
@@ -633,7 +648,8 @@ def bench_speed(args, memory: list | None) -> dict:
            "symlie_call": "sl.discover(f, X, sl.gl(n), rep_in=..., rep_out=...) with defaults (autodiff='auto', "
                           "accumulate='qr', batch_size=4096, rule='rtol')",
            "vs_loop": [], "modes": []}
-    names = ["scalar-128", "vector-128"] if args.quick else ["scalar-128", "scalar-256", "vector-128"]
+    names = (["scalar-128", "vector-128", "scalar-128-f32"] if args.quick else
+             ["scalar-128", "scalar-256", "vector-128", "scalar-128-f32", "vector-128-f32"])
     for name in names:
         out["vs_loop"].append(bench_speed_vs_loop(name, args))
     for name in ("scalar-128", "vector-128"):
@@ -648,7 +664,7 @@ def bench_speed(args, memory: list | None) -> dict:
 
 def md_exact(ex: dict) -> list[str]:
     L = ["## 1. Exact symmetries (known algebra)\n",
-         f"Default rank rule ({ex['rule']}); N = max(200, 4 q) samples x ~ N(0, I_m); seconds = median of "
+         f"Rank rule: {ex['rule']}; N = max(200, 4 q) samples x ~ N(0, I_m); seconds = median of "
          f"the timed calls. **{ex['n_dim_match']} of {ex['n_cases']} dimensions match** the expected value; "
          f"{ex['n_name_match']} of {ex['n_cases']} identifications give the expected name.\n",
          "| family | group | m | r | d | expected | found | name | gap at cut | closure | seconds | N |",
@@ -658,7 +674,8 @@ def md_exact(ex: dict) -> list[str]:
         name = c["name"] if c["name_match"] else f"{c['name']} (expected {c['expected_name']})"
         if c["note"]:
             name += " †"
-        L.append(f"| {c['family']} | {c['group']}({c['m']}) | {c['m']} | {c['r']} | {c['d']} | {c['expected_dim']} | "
+        fam = c["family"].replace("|", "\\|")                       # a pipe would end the table cell
+        L.append(f"| {fam} | {c['group']}({c['m']}) | {c['m']} | {c['r']} | {c['d']} | {c['expected_dim']} | "
                  f"{found} | {name} | {fmt_g(c['gap_ratio'])} | {c['closure_error']:.1e} | "
                  f"{fmt_s(c['seconds']['median_s'])} | {c['N']} |")
     if any(c["note"] for c in ex["cases"]):
@@ -690,15 +707,16 @@ def md_trained(tr: dict) -> list[str]:
             f"({', '.join(f'{s:.4g}' for s in v['x_scale_per_block'])}; constant within blocks: "
             f"{v['x_scale_constant_within_blocks']}), y_std {v['y_std']:.4g}" for t, v in std.items())
                  + ". A per-block scalar commutes with gl(n) acting on every block, so standardisation keeps the "
-                   "symmetry here; the check column compares the spectrum on standardised inputs with the raw one.\n")
+                   "symmetry here; the std-input check column is the max relative difference between the normalised spectrum "
+                   "of the bare net on standardised inputs and that of the composite function on raw inputs.\n")
     L.append("| task | N | seed | test MSE (std / raw) | train MSE | found dim (gap>=10) | name | largest gap -> dim "
-             "| ratio | dist | forced-k dist | closure | check | train s |")
+             "| ratio | dist | forced-k dist | closure | std-input check | train s |")
     L.append("|---|---:|---:|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|")
     for r in tr["runs"]:
         lg = r["largest_gap"]
         L.append(f"| {r['task']} ({r['truth']}, q={r['q']}) | {r['N_train']:,} | {r['seed']} | "
                  f"{r['test_mse_standardised']:.3g} / {r['test_mse_raw']:.3g} | {r['train_mse_standardised']:.2g} | "
-                 f"{r['found_dim']} | {r['identification']} | {fmt_g(lg['ratio'])} -> {lg['dim']} | "
+                 f"{r['found_dim']} | {r['identification']} | {fmt_g(lg['ratio'])} -> {int(lg['dim'])} | "
                  f"{r['ratio_at_truth_dim']:.3g} | {r['distance_to_truth']:.3g}{' ‡' if r['distance_to_error'] else ''} | "
                  f"{r['forced_k_distance']:.3g} | {fmt_g(r['closure_error'], 2)} | "
                  f"{r['standardised_inputs_check_max_rel_diff']:.0e} | {r['train_s']:.0f} |")
@@ -716,7 +734,9 @@ def md_trained(tr: dict) -> list[str]:
 
 def md_speed(sp: dict) -> list[str]:
     L = ["## 3. Speed and memory\n",
-         f"`sl.discover` vs the per-sample autograd loop ({sp['loop_description']}), N = {sp['N']:,}, float64, same "
+         f"`sl.discover` vs the per-sample autograd loop ({sp['loop_description']}), N = {sp['N']:,}, float64 unless the "
+         "row says float32 (then the model, X and the loop are float32 and `sl.discover(..., dtype=None)` evaluates "
+         "the model in float32; the spectrum is still accumulated in float64), same "
          f"model (random init, parameters frozen), {sp['repeats_symlie']} repeats of symlie and {sp['repeats_loop']} of "
          "the loop, interleaved; speed-up = median of per-repeat ratios.\n",
          "| model | q | n_out | sl.discover | loop | loop us/sample | speed-up | >= 20x | spectrum max rel diff | "
@@ -776,12 +796,90 @@ def md_speed(sp: dict) -> list[str]:
             nc = big.get("nan_check_peak_MiB")
             if nc is not None:
                 txt += (f" The NaN/Inf validation of the whole X that `sl.discover` runs before streaming "
-                        f"(`torch.isfinite(X).all()` in `symlie._validation.check_finite`) alone peaks at {nc:.0f} MiB "
+                        f"(`symlie._validation.check_finite`: a finite sum proves every entry finite, a mask is built "
+                        f"only when it is not) alone peaks at {nc:.0f} MiB "
                         f"at N = {big['N']:,} ({nc / big['data_MiB']:.1f}x the data)")
                 txt += (", so at large N it, not the streamed batches, sets the peak: the extra memory is not "
                         "strictly bounded by one batch." if nc > 0.5 * big["extra_peak_vmhwm_MiB"] else ".")
             L.append(txt + "\n")
     return L
+
+
+def reading(res: dict) -> str:
+    """A paragraph interpreting this run's numbers (generated, so it follows the data)."""
+    P = []
+    paras = []
+    ex = res.get("exact")
+    if ex:
+        bad = [c for c in ex["cases"] if not c["match"]]
+        P.append(f"Exact: {ex['n_dim_match']} of {ex['n_cases']} discovered dimensions equal the expected ones"
+                 + ("" if not bad else " (mismatches: " + ", ".join(c["key"] for c in bad) + ")") + ".")
+        unnamed = [c for c in ex["cases"] if not c["name_match"]]
+        if unnamed:
+            exp = sorted({c["expected_name"] for c in unnamed}, key=lambda n: (len(n), n))
+            got = sorted({str(c["name"]) for c in unnamed})
+            P.append(f"{len(unnamed)} identifications differ from the expected name: expected {', '.join(exp)}, got "
+                     f"{', '.join(got)}; `sl.identify_algebra` names simple algebras from a table of matrix size "
+                     "<= 8 (`symlie.identify.simple_algebra_table(max_n=8)`), so so(9), so(10) and se(9) (Levi part "
+                     "so(9)) are left unnamed even though their dimension and Killing signature are found.")
+    paras.append(P)
+    P = []
+    tr = res.get("trained")
+    if tr:
+        for task in ("O5Synthetic", "ParticleInteraction"):
+            runs = [r for r in tr["runs"] if r["task"] == task]
+            if not runs:
+                continue
+            k = runs[0]["truth_dim"]
+            parts = []
+            for N in sorted({r["N_train"] for r in runs}):
+                rs = [r for r in runs if r["N_train"] == N]
+                found = "/".join(str(d) for d in sorted({r["found_dim"] for r in rs}))
+                mse = ", ".join("%.2g" % r["test_mse_standardised"] for r in rs)
+                ratio = ", ".join("%.3g" % r["ratio_at_truth_dim"] for r in rs)
+                fdist = ", ".join("%.2g" % r["forced_k_distance"] for r in rs)
+                parts.append(f"N = {N:,}: test MSE {mse} (standardised), found dim {found}, ratio at dim {k} "
+                             f"{ratio}, forced-{k} distance {fdist}")
+            P.append(f"{task} (truth {runs[0]['truth']}, dim {k}, over seeds {sorted({r['seed'] for r in runs})}): "
+                     + "; ".join(parts) + ".")
+        unclear = [r for r in tr["runs"] if r["found_dim"] != r["truth_dim"]]
+        if unclear:
+            P.append("Runs where the gap rule (min_gap 10) does not return the truth: "
+                     + "; ".join(f"{r['task']} N = {r['N_train']:,} seed {r['seed']}: largest ratio "
+                                 f"{fmt_g(r['largest_gap']['ratio'])} (at dim {int(r['largest_gap']['dim'])})"
+                                 for r in unclear)
+                     + ". The k least-violated directions are still close to the truth when the fit is good "
+                       "(forced-k distance above), so a lower min_gap would recover the algebra there, at the risk "
+                       "of false positives.")
+    paras.append(P)
+    P = []
+    sp = res.get("speed")
+    if sp:
+        v = {r["model"]: r for r in sp["vs_loop"]}
+        speedups = ", ".join("%s x%.1f" % (m, r["speedup_median_of_ratios"]) for m, r in v.items())
+        missed = [m for m, r in v.items() if not r["target_20x_met"]]
+        verdict = "met for every model" if not missed else "not met for " + ", ".join(missed)
+        agree = max(r["spectrum_max_rel_diff"] for r in v.values())
+        P.append(f"Speed at N = {sp['N']:,}: {speedups} faster than the per-sample loop (target 20x: {verdict}); "
+                 f"spectra agree to {agree:.0e} relative.")
+        for m in sp["modes"]:
+            fe = {r["mode"]: r["forward_equivalents"] for r in m["modes"]}
+            P.append(f"{m['model']}: 'auto' picks {m['auto_resolves_to']}; measured cost in forward passes: tangent "
+                     f"{fe['tangent']:.0f}, jacfwd {fe['jacfwd']:.0f}, jacrev {fe['jacrev']:.1f} (cost model "
+                     + ", ".join(f"{v:.1f}" for v in autodiff_costs(m['q'], m['n_in'], m['n_out']).values()) + ").")
+        if any(r["mode"] == "tangent" and r["forward_equivalents"] > 2 * r["cost_model_forward_equivalents"]
+               for m in sp["modes"] for r in m["modes"]):
+            P.append("The forward-mode paths (tangent, jacfwd) cost several times more than the cost model "
+                     "assumes; the ranking, hence the choice of 'auto', is unchanged here, but the model understates "
+                     "how much slower forward mode is.")
+        mem = [r for r in sp.get("memory", []) if "error" not in r]
+        if mem:
+            extra = ", ".join("%.0f MiB" % r["extra_peak_vmhwm_MiB"] for r in mem)
+            ns = ", ".join("%.0e" % r["N"] for r in mem)
+            data = ", ".join("%.1f MiB" % r["data_MiB"] for r in mem)
+            P.append(f"Memory: extra peak {extra} at N = {ns} (data {data}).")
+    paras.append(P)
+    return "\n\n".join(" ".join(p) for p in paras if p)
 
 
 def write_markdown(res: dict, path: Path) -> None:
@@ -802,6 +900,7 @@ def write_markdown(res: dict, path: Path) -> None:
         L += md_trained(res["trained"])
     if "speed" in res:
         L += md_speed(res["speed"])
+    L += ["## Reading\n", reading(res) + "\n"]
     path.write_text("\n".join(L) + "\n")
 
 
@@ -832,6 +931,7 @@ def parse_args(argv=None):
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--min-gap", type=float, default=10.0, help="min_gap of the gap rule for trained models")
     ap.add_argument("--out", type=Path, default=RESULTS, help="output folder (default benchmarks/results)")
+    ap.add_argument("--render", type=Path, help="only re-write the markdown next to this JSON result file")
     ap.add_argument("--_memory-child", dest="memory_child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     q = args.quick
@@ -857,6 +957,10 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.memory_child:
         print(json.dumps(memory_child(json.loads(args.memory_child))))
+        return 0
+    if args.render:
+        write_markdown(json.loads(args.render.read_text()), args.render.with_suffix(".md"))
+        print(f"wrote {args.render.with_suffix('.md')}")
         return 0
     torch.set_num_threads(args.threads)
     t_start = time.perf_counter()

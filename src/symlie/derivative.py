@@ -129,17 +129,24 @@ AUTODIFF_MODES = ("auto", "tangent", "jacfwd", "jacrev")
 def _autodiff_mode(mode: str, q: int, n_in: int, n_out: int | None) -> str:
     """Resolve ``autodiff="auto"``: the cheapest way to get DF v_xi for q generators.
 
-    Costs in forward-pass equivalents per sample (measured ratios on MLPs, see benchmarks/bench_discover.py):
-    ``tangent`` ~ 1.5 q (one jvp per generator), ``jacfwd`` ~ 1.5 n_in (the full Jacobian by jvps along the
-    coordinate axes, then contracted with every v_xi), ``jacrev`` ~ 1 + 2 n_out (one forward, one backward per
-    output). ``n_out=None`` (unknown) rules out ``jacrev``.
+    Cost model in no-grad forward-pass equivalents over the same samples, measured on SiLU MLPs of width 128
+    in float64 on one thread (benchmarks/results/discover.md, "autodiff modes"): ``tangent`` ~ 7.5 q (one
+    jvp per generator on the q-fold tiled input), ``jacfwd`` ~ 7 n_in (jvps along the coordinate axes, then
+    contracted with every v_xi), ``jacrev`` ~ 1.5 + 1.5 n_out (one forward with graph, one backward per
+    output). Only the ratios matter. ``n_out=None`` (unknown) rules out ``jacrev``.
     """
     if mode != "auto":
         return mode
-    costs = {"tangent": 1.5 * q, "jacfwd": 1.5 * n_in + 0.1}
-    if n_out is not None:
-        costs["jacrev"] = 1.0 + 2.0 * n_out
+    costs = autodiff_costs(q, n_in, n_out)
     return min(costs, key=costs.get)
+
+
+def autodiff_costs(q: int, n_in: int, n_out: int | None) -> dict[str, float]:
+    """The cost model of :func:`_autodiff_mode` (forward-pass equivalents per mode)."""
+    costs = {"tangent": 7.5 * q, "jacfwd": 7.0 * n_in}
+    if n_out is not None:
+        costs["jacrev"] = 1.5 + 1.5 * n_out
+    return costs
 
 
 def _jacobian_chunk(f: Callable, xc: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor, bool]:

@@ -35,17 +35,17 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import torch
 
 from ._validation import SymlieError, as_tensor, check_int
 from .algebra import LieAlgebra
-from .derivative import AUTODIFF_MODES, check_rep_out, lie_derivative, lie_derivative_linear, transform
+from .derivative import AUTODIFF_MODES, _autodiff_mode, lie_derivative, lie_derivative_linear, transform
 from .groups import Group, as_group
 from .identify import identify_algebra
 from .linalg import nullspace
-from .reps import Point, Rep, Trivial
+from .regression import _r2 as r2_score
+from .reps import Point, Rep
 
 __all__ = ["SymmetryResult", "discover", "discover_data", "discover_manifold", "fit_mlp", "DEFAULT_RTOL",
            "DEFAULT_BATCH_SIZE", "CLOSURE_TOL_FLOOR", "CLOSURE_NOISE_FACTOR", "FIT_TOL_FACTOR", "POOR_FIT_R2"]
@@ -168,7 +168,7 @@ class SymmetryResult:
         d = self.candidates.matrix_size
         if T.ndim != 3 or T.shape[1:] != (d, d):
             raise ValueError(f"truth: expected generators of shape (k, {d}, {d}), got {tuple(T.shape)}")
-        return subspace_distance(self.generators.reshape(self.dim, -1).T, T.reshape(T.shape[0], -1).T)
+        return subspace_distance(self.generators.reshape(self.dim, d * d).T, T.reshape(T.shape[0], d * d).T)
 
     # -- reporting ---------------------------------------------------------------------------------
     def summary(self, max_values: int = 12) -> str:
@@ -467,8 +467,9 @@ def _check_weights(weights, n: int) -> torch.Tensor | None:
     return w
 
 
-def _probe(F, x: torch.Tensor, n_in: int) -> None:
-    """Evaluate the model on one sample so that shape errors name X and the model, not torch internals."""
+def _probe(F, x: torch.Tensor, n_in: int) -> int:
+    """Evaluate the model on one sample so that shape errors name X and the model, not torch internals;
+    returns n_out."""
     try:
         with torch.no_grad():
             y = F(x[:1])
@@ -479,6 +480,7 @@ def _probe(F, x: torch.Tensor, n_in: int) -> None:
         got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
         raise ValueError(f"model: expected output of shape (N,) or (N, n_out) for input of shape (N, {n_in}), "
                          f"got {got} for N = 1")
+    return 1 if y.ndim == 1 else int(y.shape[1])
 
 
 def _is_linear_estimator(model) -> bool:
@@ -590,7 +592,9 @@ def discover(model, X, candidates, *, rep_in: Rep | None = None, rep_out: Rep | 
     elems = _discrete_elements(discrete, group, alg.matrix_size)
     kfs = {k: transform(F, g, rep_in, ro if ro is not None else None) for k, g in elems.items()}
     sq = torch.zeros(3 + 2 * len(elems), dtype=torch.float64)  # [N, sum w, sum w|f|^2, (|Kf - f|^2, |f|^2)...]
-    _probe(F, x, n_in)
+    n_out_probe = _probe(F, x, n_in)
+    if not linear:
+        autodiff = _autodiff_mode(autodiff, q, n_in, n_out_probe)
     n_out_seen = None
     sum_f = None
     with torch.no_grad():
@@ -784,13 +788,6 @@ def discover_manifold(X, candidates, *, rep_in: Rep | None = None, manifold_dim:
 
 
 # ------------------------------------------------------------------------------- data -> model
-def _r2(Y: torch.Tensor, P: torch.Tensor) -> float:
-    ss_res = ((Y - P) ** 2).sum(0)
-    ss_tot = ((Y - Y.mean(0)) ** 2).sum(0)
-    r2 = torch.where(ss_tot > 0, 1 - ss_res / ss_tot.clamp(min=1e-300), torch.zeros_like(ss_res))
-    return float(r2.mean())
-
-
 class _StandardizedMLP(torch.nn.Module):
     """y = y_mean + y_std * net((x - x_mean) / x_std): the scalings are part of the model, so its Lie
     derivative is that of the composite function of the raw inputs."""
@@ -918,7 +915,7 @@ def discover_data(X, Y, candidates, *, model="poly", degree: int = 2, hidden=(64
         def score(idx):
             P = torch.as_tensor(predict(x[idx]))
             P = P.unsqueeze(1) if P.ndim == 1 else P
-            return _r2(y2[idx], P.to(torch.float64))
+            return r2_score(y2[idx], P.to(torch.float64))
         fit = {"model": desc, "r2_train": score(tr), "r2_val": score(va) if n_val > 1 else float("nan"),
                "n_train": int(len(tr)), "n_val": n_val}
     r2 = fit["r2_val"] if n_val > 1 else fit["r2_train"]

@@ -37,7 +37,7 @@ def _natural_size(name: str) -> int:
     return sum(int(v) for v in inner.split(","))
 
 
-def simple_algebra_table(max_n: int = 8) -> dict[tuple[int, int, int], list[str]]:
+def simple_algebra_table(max_n: int = 16) -> dict[tuple[int, int, int], list[str]]:
     """{(dim, n_positive, n_negative): [names]} for the real forms used in symmetry work.
 
     so(n) (compact), so(p,q), sl(n), sp(2n) (symplectic, matrix size 2n), su(n), up to matrix size ``max_n``.
