@@ -60,7 +60,6 @@ import os
 import platform
 import resource
 import shlex
-import statistics
 import subprocess
 import sys
 import time
@@ -70,6 +69,8 @@ from pathlib import Path
 import torch
 
 import symlie as sl
+
+from _common import loadavg, med, proc_status_kib as _proc_status_kib, reset_peak_rss as _reset_peak_rss, summary  # noqa: E402
 from symlie.derivative import _autodiff_mode, autodiff_costs
 
 HERE = Path(__file__).resolve().parent
@@ -79,21 +80,6 @@ SECTIONS = ("exact", "trained", "speed")
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-
-
-def med(xs) -> float:
-    return float(statistics.median(xs))
-
-
-def summary(xs) -> dict:
-    return {"median_s": med(xs), "min_s": float(min(xs)), "max_s": float(max(xs)), "all_s": [float(t) for t in xs]}
-
-
-def loadavg():
-    try:
-        return [float(v) for v in os.getloadavg()]
-    except OSError:  # pragma: no cover
-        return None
 
 
 def timed(fn):
@@ -550,26 +536,6 @@ def bench_modes(name: str, args) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- memory
-
-
-def _proc_status_kib(field: str):
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak_rss() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
 
 
 def _maxrss_kib() -> float:

@@ -36,7 +36,6 @@ import os
 import platform
 import resource
 import shlex
-import statistics
 import subprocess
 import sys
 import time
@@ -45,6 +44,8 @@ from pathlib import Path
 import torch
 
 import symlie as sl
+
+from _common import loadavg, med, proc_status_kib as _proc_status_kib, reset_peak_rss as _reset_peak_rss, summary  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -144,21 +145,6 @@ def time_interleaved(fns: dict, repeats: int, warmup: int = 1, min_sample_s: flo
         for k, fn in fns.items():
             times[k].append(_timed(fn, inner[k]))
     return times
-
-
-def med(xs) -> float:
-    return float(statistics.median(xs))
-
-
-def summary(xs) -> dict:
-    return {"median_s": med(xs), "min_s": float(min(xs)), "max_s": float(max(xs)), "all_s": [float(t) for t in xs]}
-
-
-def loadavg() -> list[float] | None:
-    try:
-        return [float(v) for v in os.getloadavg()]
-    except OSError:  # pragma: no cover - non-POSIX
-        return None
 
 
 def contention_probe(threads: int, n: int = 2**21, reps: int = 15) -> dict:
@@ -275,27 +261,6 @@ def bench_lie_derivative(name: str, Ns, args) -> dict:
 def _no_grad(f_sl, model, x, B):
     with torch.no_grad():
         return f_sl(model, x, B)
-
-
-def _proc_status_kib(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak_rss() -> bool:
-    """Reset the kernel's peak-RSS mark (VmHWM) to the current RSS (Linux >= 4.0)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
 
 
 def memory_child(spec: dict) -> dict:
