@@ -285,7 +285,7 @@ def test_params_interface():
     p = reg.get_params()
     assert p["alpha"] == 0.5 and p["mode"] == "enforce" and p["rtol"] == 1e-10 and set(p) == {
         "library", "group", "mode", "rep_in", "rep_out", "n_constraint_points", "oversample", "box", "rtol",
-        "seed", "alpha"}
+        "seed", "alpha", "lam", "mu", "solver_options", "refit"}
     assert reg.set_params(alpha=0.0, mode="none") is reg and reg.mode == "none"
     clone = type(reg)(**reg.get_params())
     assert clone.get_params() == reg.get_params()
@@ -319,10 +319,11 @@ def test_regressor_errors():
         sl.SymmetricRegressor(sl.PolynomialLibrary(0), G, rep_out=sl.V(G)).fit(X, Y)  # constant fields
     with pytest.raises(sl.NotFittedError, match="not fitted yet"):
         sl.SymmetricRegressor(lib, G).predict(X)
-    with pytest.raises(ValueError, match=r"promotion \('promote'\) is not available yet; valid modes are 'none', "
-                                         r"'enforce'"):
-        sl.SymmetricRegressor(lib, G, mode="promote").fit(X, Y)
-    with pytest.raises(ValueError, match=r"mode: expected one of 'none', 'enforce', got 'both'"):
+    with pytest.raises(ValueError, match=r"group: mode='promote' needs the candidate group"):
+        sl.SymmetricRegressor(lib, None, mode="promote").fit(X, Y)
+    with pytest.raises(ValueError, match=r"lam: expected a finite number >= 0 or None"):
+        sl.SymmetricRegressor(lib, G, mode="promote", lam=-1.0).fit(X, Y)
+    with pytest.raises(ValueError, match=r"mode: expected one of 'none', 'enforce', 'promote', got 'both'"):
         sl.SymmetricRegressor(lib, G, mode="both").fit(X, Y)
     with pytest.raises(ValueError, match="group: required for mode='enforce'"):
         sl.SymmetricRegressor(lib).fit(X, Y)
@@ -443,8 +444,8 @@ def test_sindy_o2_group_and_errors():
         model.fit(X, t=np.linspace(0, 1, 50))
     with pytest.raises(ValueError, match=r"rep: .* acts on R\^3 but X has 2 columns"):
         sl.SymmetricSINDy(sl.PolynomialLibrary(3), rep=sl.V(sl.SO(3))).fit(X, hopf(X))
-    with pytest.raises(ValueError, match="promotion"):
-        sl.SymmetricSINDy(sl.PolynomialLibrary(3), sl.SO(2), mode="promote").fit(X, hopf(X))
+    with pytest.raises(ValueError, match="mu: expected a finite number >= 0"):
+        sl.SymmetricSINDy(sl.PolynomialLibrary(3), sl.SO(2), mode="promote", mu=-1.0).fit(X, hopf(X))
     with pytest.raises(ValueError, match="threshold: expected a finite number"):
         sl.SymmetricSINDy(sl.PolynomialLibrary(3), sl.SO(2), threshold=-1).fit(X, hopf(X))
     with pytest.raises(sl.NotFittedError, match="not fitted yet"):

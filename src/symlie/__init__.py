@@ -51,8 +51,13 @@ __all__ = [
 from .library import ConcatLibrary, CustomLibrary, FourierLibrary, Library, NotFittedError, PolynomialLibrary
 from .regression import SymmetricRegressor
 from .sindy import SymmetricSINDy
+from .promote import (ConvergenceWarning, InfeasibleError, LieOperator, NuclearNormPenalty, PromoteResult,
+                      layer_operator, solve_promote)
 
 __all__ += [
     "NotFittedError", "Library", "PolynomialLibrary", "FourierLibrary", "CustomLibrary", "ConcatLibrary",
     "SymmetricRegressor", "SymmetricSINDy",
+    # promote
+    "NuclearNormPenalty", "LieOperator", "solve_promote", "PromoteResult", "InfeasibleError", "ConvergenceWarning",
+    "layer_operator",
 ]

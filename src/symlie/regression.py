@@ -37,7 +37,7 @@ from .reps import Point, Rep, Trivial
 __all__ = ["SymmetricRegressor", "linear_model_constraints", "linear_model_nullspace", "default_n_constraint_points"]
 
 DT = torch.float64
-VALID_MODES = ("none", "enforce")
+VALID_MODES = ("none", "enforce", "promote")
 
 
 # ------------------------------------------------------------------------------------------------ constraints
@@ -147,9 +147,6 @@ def linear_model_nullspace(library: Library, group: Group, rep_in: Rep, rep_out:
 
 # ------------------------------------------------------------------------------------------------ helpers
 def _check_params(est, *, mode: str) -> None:
-    if mode == "promote":
-        raise ValueError(f"mode: promotion ('promote') is not available yet; valid modes are "
-                         f"{', '.join(repr(m) for m in VALID_MODES)}")
     if mode not in VALID_MODES:
         raise ValueError(f"mode: expected one of {', '.join(repr(m) for m in VALID_MODES)}, got {mode!r}")
     if not isinstance(est.library, Library):
@@ -167,6 +164,14 @@ def _check_params(est, *, mode: str) -> None:
         raise ValueError(f"n_constraint_points: expected a positive int or None, got {ncp!r}")
     if isinstance(est.seed, bool) or not isinstance(est.seed, int):
         raise ValueError(f"seed: expected an int, got {est.seed!r}")
+    lam, mu = getattr(est, "lam", None), getattr(est, "mu", 0.0)
+    if lam is not None and (isinstance(lam, bool) or not isinstance(lam, (int, float)) or not math.isfinite(lam)
+                            or lam < 0):
+        raise ValueError(f"lam: expected a finite number >= 0 or None (exact interpolation), got {lam!r}")
+    if isinstance(mu, bool) or not isinstance(mu, (int, float)) or not math.isfinite(mu) or mu < 0:
+        raise ValueError(f"mu: expected a finite number >= 0, got {mu!r}")
+    if mode == "promote" and est.group is None:
+        raise ValueError("group: mode='promote' needs the candidate group or algebra (e.g. sl.se(3), sl.GL(3))")
 
 
 def _as_data(A, name: str) -> torch.Tensor:
@@ -275,8 +280,10 @@ class SymmetricRegressor(_Estimator):
     Args:
         library: a :class:`symlie.Library` (e.g. ``sl.PolynomialLibrary(3)``).
         group: a :class:`symlie.Group` or LieAlgebra (default: ``rep_in.group``); required for ``"enforce"``.
-        mode: ``"enforce"`` (fit in the equivariant subspace) or ``"none"`` (ordinary least squares in the full
-            coefficient space). ``"promote"`` is reserved for a later release and raises ``ValueError``.
+        mode: ``"enforce"`` (fit in the equivariant subspace), ``"none"`` (ordinary least squares in the full
+            coefficient space) or ``"promote"`` (``group`` is a *candidate* group: the nuclear-norm penalty of
+            :func:`symlie.solve_promote` keeps every symmetry of it that the data do not contradict; the kept
+            algebra is reported in ``symmetry_``).
         rep_in: action on the inputs (default ``sl.Point(group)``), size n_in.
         rep_out: linear representation on the outputs (default: invariant outputs, ``Trivial``), size n_out.
         n_constraint_points: number of random constraint points (default: the exact rule, see
@@ -286,9 +293,18 @@ class SymmetricRegressor(_Estimator):
         rtol: rank rule of :func:`symlie.nullspace` (``"rtol"``): singular values <= rtol * sigma_max are zero.
         seed: seed of the constraint points.
         alpha: ridge penalty alpha |W|^2 (0: plain least squares; minimum-norm solution when underdetermined).
+        lam: ``"promote"`` only: weight of the nuclear-norm penalty in 1/(2N) |Theta W^T - Y|^2 + lam |S(W)|_*;
+            ``None`` (default) fits the data exactly (min |S(W)|_* s.t. Theta W^T = Y, for noise-free data).
+        mu: ``"promote"`` only: weight of an l1 term mu |W|_1 (needs ``lam``).
+        solver_options: ``"promote"`` only: keyword arguments of :func:`symlie.solve_promote` (e.g.
+            ``{"max_iter": 50000}`` or ``{"backend": "cvxpy"}``).
+        refit: ``"promote"`` with ``lam`` given: refit by least squares with the kept algebra *enforced*
+            (when it is non-zero and closed), removing the shrinkage bias of the penalty on the coefficients
+            it keeps (like the relaxed lasso). ``coef_`` is the refit, ``promotion_.coef`` the penalised solution.
 
-    Fitted attributes: ``coef_`` (n_out, D), ``basis_`` (n_out * D, k) orthonormal (identity in mode
-    ``"none"``), ``n_free_`` = k, ``nullspace_`` (the :class:`symlie.Nullspace`, ``None`` in mode
+    Fitted attributes: ``coef_`` (n_out, D), ``basis_`` (n_out * D, k) orthonormal (identity in modes
+    ``"none"`` and ``"promote"``), ``symmetry_`` (mode ``"promote"``: the kept symmetry algebra, a
+    :class:`symlie.SymmetryResult`; ``promotion_``: the solver's :class:`symlie.PromoteResult`), ``n_free_`` = k, ``nullspace_`` (the :class:`symlie.Nullspace`, ``None`` in mode
     ``"none"``), ``singular_values_`` (of the constraint matrix, descending; ``None`` in mode ``"none"``),
     ``constraint_points_``, ``design_rank_`` (rank of the reduced design matrix; < n_free_ means the data do
     not determine the model), ``n_features_in_``, ``n_outputs_``, ``group_``, ``rep_in_``, ``rep_out_``.
@@ -307,7 +323,9 @@ class SymmetricRegressor(_Estimator):
 
     def __init__(self, library: Library, group=None, mode: str = "enforce", rep_in: Rep | None = None,
                  rep_out: Rep | None = None, n_constraint_points: int | None = None, oversample: int = 1,
-                 box: float = 1.0, rtol: float = 1e-10, seed: int = 0, alpha: float = 0.0):
+                 box: float = 1.0, rtol: float = 1e-10, seed: int = 0, alpha: float = 0.0,
+                 lam: float | None = None, mu: float = 0.0, solver_options: dict | None = None,
+                 refit: bool = True):
         self.library = library
         self.group = group
         self.mode = mode
@@ -319,6 +337,10 @@ class SymmetricRegressor(_Estimator):
         self.rtol = rtol
         self.seed = seed
         self.alpha = alpha
+        self.lam = lam
+        self.mu = mu
+        self.solver_options = solver_options
+        self.refit = refit
 
     # -- fitting -------------------------------------------------------------------------------------
     def _setup_basis(self, n_in: int, n_out: int, rep_in, rep_out, rep_out_name: str = "rep_out") -> torch.Tensor:
@@ -368,10 +390,65 @@ class SymmetricRegressor(_Estimator):
         N, D = Phi.shape
         return torch.einsum("if,afk->iak", Phi, B.reshape(n_out, D, -1)).reshape(N * n_out, -1)
 
+    def _promote(self, Phi: torch.Tensor, Yt: torch.Tensor, rep_in, rep_out, n_in: int, n_out: int) -> None:
+        """Mode "promote": the convex nuclear-norm fit; sets coef_, promotion_, symmetry_ and the bookkeeping."""
+        from .promote import LieOperator, solve_promote
+        group, rep_in, rep_out = _resolve_group_reps(self.group, rep_in, rep_out, n_in, n_out)
+        n_pts = self.n_constraint_points
+        if n_pts is None:
+            n_pts = default_n_constraint_points(self.library, group, rep_in, rep_out, n_in, n_out, self.oversample)
+        op = LieOperator(self.library, group, n_in, rep_in=rep_in, rep_out=rep_out, n_out=n_out, n_points=n_pts,
+                         box=self.box, seed=self.seed)
+        res = solve_promote(Phi, Yt, op, lam=self.lam, mu=self.mu, **(self.solver_options or {}))
+        self.group_, self.rep_in_, self.rep_out_ = group, rep_in, rep_out
+        self.nullspace_, self.singular_values_ = None, None
+        self.constraint_points_ = op.points
+        self.operator_ = op
+        self.promotion_ = res
+        self.symmetry_ = res.symmetry
+        P = n_out * Phi.shape[1]
+        self.basis_ = torch.eye(P, dtype=DT)
+        self.n_free_ = P
+        self.coefficients_reduced_ = res.coef.reshape(-1)
+        self.design_rank_ = int(torch.linalg.matrix_rank(Phi))
+        self.coef_ = res.coef.clone()
+        self.refit_ = None
+
+    def _kept_group(self):
+        """The kept symmetry as a Group (for the enforced refit), or None when there is nothing usable to enforce."""
+        from .groups import as_group
+        sym = self.symmetry_
+        if self.lam is None or not self.refit or sym.dim == 0 or sym.identification.get("name") is None:
+            return None
+        return as_group(sym.algebra)
+
+    def _kept_basis(self, G, n_in: int, n_out: int) -> torch.Tensor:
+        """Orthonormal basis (n_out D, k) of the models with the kept algebra G enforced (candidate reps)."""
+        ns, _ = linear_model_nullspace(self.library, G, self.rep_in_, self.rep_out_, n_in, n_out,
+                                       n_constraint_points=self.n_constraint_points, oversample=self.oversample,
+                                       box=self.box, rtol=self.rtol, seed=self.seed)
+        return ns.basis
+
+    def _refit_kept(self, Xt: torch.Tensor, Yt: torch.Tensor) -> None:
+        """Least squares with the kept algebra enforced (see ``refit``); sets coef_ and refit_ (the basis)."""
+        G = self._kept_group()
+        if G is None:
+            return
+        n_in, n_out = Xt.shape[1], Yt.shape[1]
+        B = self._kept_basis(G, n_in, n_out)
+        c, _ = _lstsq(self._design(self.library.transform(Xt), B, n_out), Yt.reshape(-1), float(self.alpha))
+        self.coef_ = (B @ c).reshape(n_out, -1)
+        self.refit_ = {"group": G, "basis": B}
+
     def fit(self, X, Y) -> "SymmetricRegressor":
         """Fit on inputs X (N, n_in) and targets Y (N,) or (N, n_out); returns self."""
         Xt, Yt, y1d = self._prepare(X, Y)
         n_in, n_out = Xt.shape[1], Yt.shape[1]
+        if self.mode == "promote":
+            self._promote(self.library.transform(Xt), Yt, self.rep_in, self.rep_out, n_in, n_out)
+            self._refit_kept(Xt, Yt)
+            self.n_features_in_, self.n_outputs_, self._y1d = n_in, n_out, y1d
+            return self
         B = self._setup_basis(n_in, n_out, self.rep_in, self.rep_out)
         Phi = self.library.transform(Xt)
         M = self._design(Phi, B, n_out)

@@ -107,7 +107,16 @@ class SymmetricSINDy(SymmetricRegressor):
     Args:
         library: feature library (e.g. ``sl.PolynomialLibrary(3)``).
         group: the symmetry group (default ``rep.group``); required for ``"enforce"``.
-        mode: ``"enforce"`` or ``"none"`` (plain SINDy); ``"promote"`` raises ``ValueError`` (not available yet).
+        mode: ``"enforce"``, ``"none"`` (plain SINDy) or ``"promote"``: ``group`` is a candidate group and the
+            convex fit 1/(2N) |Theta W^T - Xdot|^2 + lam |S(W)|_* + mu |W|_1 (:func:`symlie.solve_promote`, tangent-
+            lift action) keeps the symmetries the data allow; coefficients with |c| < ``threshold`` are then
+            zeroed and the fit is repeated on the remaining support (``max_iter`` rounds). The kept algebra is
+            in ``symmetry_``.
+        lam, mu: ``"promote"`` only: penalty weights (``lam=None``: exact interpolation of Xdot).
+        solver_options: ``"promote"`` only: keyword arguments of :func:`symlie.solve_promote`.
+        refit: ``"promote"`` only: when the kept algebra is non-zero and closed, refit with it *enforced*
+            (this class in mode ``"enforce"``: STLSQ in the equivariant coordinates), which removes the
+            penalty's shrinkage bias; ``promotion_`` keeps the penalised solution.
         rep: action on states (default ``sl.Point(group)``); velocities transform by ``rep.tangent()``.
         threshold: STLSQ threshold on the reduced coordinates c (= raw coefficients at the pivots, see the
             module docstring).
@@ -136,7 +145,9 @@ class SymmetricSINDy(SymmetricRegressor):
 
     def __init__(self, library: Library, group=None, mode: str = "enforce", rep: Rep | None = None,
                  threshold: float = 0.1, max_iter: int = 20, alpha: float = 0.0, rtol: float = 1e-10,
-                 n_constraint_points: int | None = None, oversample: int = 1, seed: int = 0, box: float = 1.0):
+                 n_constraint_points: int | None = None, oversample: int = 1, seed: int = 0, box: float = 1.0,
+                 lam: float | None = 1e-2, mu: float = 0.0, solver_options: dict | None = None,
+                 refit: bool = True):
         self.library = library
         self.group = group
         self.mode = mode
@@ -149,6 +160,10 @@ class SymmetricSINDy(SymmetricRegressor):
         self.oversample = oversample
         self.seed = seed
         self.box = box
+        self.lam = lam
+        self.mu = mu
+        self.solver_options = solver_options
+        self.refit = refit
 
     def _check_sindy_params(self) -> None:
         th = self.threshold
@@ -185,7 +200,7 @@ class SymmetricSINDy(SymmetricRegressor):
         if rep is not None and rep.size != n:
             raise ValueError(f"rep: {rep} acts on R^{rep.size} but X has {n} columns")
         rep_out = None
-        if self.mode == "enforce":
+        if self.mode in ("enforce", "promote"):
             if rep is None:
                 if self.group is None:
                     raise ValueError("group: required for mode='enforce' (pass e.g. sl.SO(2), or rep=sl.Point(G)); "
@@ -198,6 +213,8 @@ class SymmetricSINDy(SymmetricRegressor):
                     raise ValueError(f"group: {G.name} acts on R^{G.n} but X has {n} columns")
                 rep = Point(G)
             rep_out = rep.tangent()
+        if self.mode == "promote":
+            return self._fit_promote(Xt, Yt, rep, rep_out, method)
         B = self._setup_basis(n, n, rep, rep_out, rep_out_name="rep.tangent()")
         if self.mode == "enforce":
             Be, piv = echelon_basis(B)
@@ -215,6 +232,50 @@ class SymmetricSINDy(SymmetricRegressor):
         self.support_ = support
         self.n_iter_ = n_iter
         self.coef_ = (Be @ c).reshape(n, -1)
+        self.n_features_in_ = n
+        self.n_outputs_ = n
+        self.derivative_method_ = method
+        self._y1d = False
+        return self
+
+    def _fit_promote(self, Xt, Yt, rep, rep_out, method: str) -> "SymmetricSINDy":
+        """Promoted SINDy: convex fit, then sequential thresholding on the support (refits warm-started)."""
+        from .promote import solve_promote
+        n = Xt.shape[1]
+        Phi = self.library.transform(Xt)
+        self._promote(Phi, Yt, rep, rep_out, n, n)
+        op, res = self.operator_, self.promotion_
+        W = res.coef.clone()
+        support = W.abs() >= self.threshold
+        n_iter = 1
+        for n_iter in range(1, self.max_iter + 1):
+            W = torch.where(support, W, torch.zeros_like(W))
+            if bool(support.all()) or not bool(support.any()):
+                break
+            # refit the promoted problem with the off-support coefficients fixed at zero, warm-started
+            res = solve_promote(Phi, Yt, op, lam=self.lam, mu=self.mu, support=support,
+                                **{"warm_start": res, **(self.solver_options or {})})
+            W = res.coef
+            new = (W.abs() >= self.threshold) & support
+            if torch.equal(new, support):
+                W = torch.where(support, W, torch.zeros_like(W))
+                break
+            support = new
+        self.promotion_ = res
+        self.coef_ = torch.where(support, W, torch.zeros_like(W))
+        self.symmetry_ = res.symmetry
+        G = self._kept_group()
+        if G is not None:                                # STLSQ with the kept algebra enforced (echelon coords)
+            Be, _ = echelon_basis(self._kept_basis(G, n, n))
+            c, supp, _ = self._stlsq(self._design(Phi, Be, n), Yt.reshape(-1))
+            self.refit_ = {"group": G, "basis": Be}
+            self.coef_ = (Be @ c).reshape(n, -1)
+            self.support_ = supp
+        if self.refit_ is None:
+            self.support_ = support.reshape(-1)
+        self.n_iter_ = n_iter
+        self.pivots_ = list(range(self.coef_.numel()))
+        self.coefficients_reduced_ = self.coef_.reshape(-1)
         self.n_features_in_ = n
         self.n_outputs_ = n
         self.derivative_method_ = method
