@@ -32,7 +32,8 @@ test: venv
 peers: .venv-emlp/.installed
 
 bench: venv peers
-	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f; done
+	$(PIP) install --quiet -e ".[dev,convex,sindy]"
+	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) $$f; done
 
 clean:
 	rm -rf $(VENV) .venv-emlp build dist src/*.egg-info .pytest_cache

@@ -31,3 +31,6 @@ def test_readme_examples_run(capsys):
     assert "\n1 so(2)\n" in out                                        # discover: dynamics
     assert "3 so(3) {'O(3) discrete generator 0'" in out               # discover_manifold
     assert "3 so(3) 1.0" in out                                        # discover_data
+    assert "4 t(4) True True" in out                                   # promote: regression (E1-like)
+    assert "\n1 so(2)\nz' = " in out                                   # promote: SINDy keeps so(2) about z
+    assert "True 4 True" in out                                        # promote: solver on its own
