@@ -74,11 +74,13 @@ def _affine_field(rep_in, gens: torch.Tensor, n_in: int) -> tuple[torch.Tensor, 
     return A, b
 
 
-def _polynomial_maps(powers: np.ndarray, A: np.ndarray, b: np.ndarray) -> list[sp.csr_matrix]:
+def _polynomial_maps(powers: np.ndarray, A: np.ndarray, b: np.ndarray) -> list[sp.csr_matrix] | None:
     """Sparse M_j (D, D) with DPhi(x) (A_j x + b_j) = M_j Phi(x) for the monomials with exponents ``powers``.
 
     d/dx_i x^alpha = alpha_i x^(alpha - e_i), so row f of M_j has alpha_i A_j[i, k] at alpha - e_i + e_k and
-    alpha_i b_j[i] at alpha - e_i (degree-preserving and degree-lowering parts; the library is closed)."""
+    alpha_i b_j[i] at alpha - e_i (degree-preserving and degree-lowering parts). Returns None when the
+    library is not closed under the action (a derivative monomial is missing, e.g. the constant of a library
+    without bias under translations)."""
     D, n = powers.shape
     base = int(powers.max()) + 2 if powers.size else 2
     codes = (powers.astype(np.int64) * (base ** np.arange(n, dtype=np.int64))).sum(1)
@@ -101,17 +103,19 @@ def _polynomial_maps(powers: np.ndarray, A: np.ndarray, b: np.ndarray) -> list[s
         lowered = powers[has].copy()
         lowered[:, i] -= 1
         tgt, ok = lookup(lowered)
-        pieces[("b", i)] = (f_idx[has][ok], tgt[ok], a_i[has][ok].astype(float))
+        pieces[("b", i)] = (f_idx[has][ok], tgt[ok], a_i[has][ok].astype(float), bool(ok.all()))
         for k in range(n):
             raised = lowered.copy()
             raised[:, k] += 1
             tgt, ok = lookup(raised)
-            pieces[("A", i, k)] = (f_idx[has][ok], tgt[ok], a_i[has][ok].astype(float))
+            pieces[("A", i, k)] = (f_idx[has][ok], tgt[ok], a_i[has][ok].astype(float), bool(ok.all()))
     maps = []
     for j in range(A.shape[0]):
         rr, cc, vv = [], [], []
-        for key, (r, c, v) in pieces.items():
+        for key, (r, c, v, closed) in pieces.items():
             coef = b[j, key[1]] if key[0] == "b" else A[j, key[1], key[2]]
+            if coef != 0 and not closed:
+                return None
             if coef != 0:
                 rr.append(r)
                 cc.append(c)
@@ -142,8 +146,9 @@ class LieOperator:
         points: (N_s, n_in) sample points; default ``n_points`` uniform points in [-box, box]^n_in (seeded),
             with ``n_points`` the exact count of :func:`symlie.regression.default_n_constraint_points`.
         weights: non-negative weights of the points (default equal).
-        structured: ``"auto"`` (default) uses the sparse coefficient maps for :class:`symlie.PolynomialLibrary`
-            (exact) and the dense point-sampled operator otherwise; ``True`` / ``False`` force either.
+        structured: ``"auto"`` (default) uses the sparse coefficient maps for a :class:`symlie.PolynomialLibrary`
+            closed under the action (exact) and the dense point-sampled operator otherwise; ``True`` / ``False``
+            force either.
     """
 
     def __init__(self, library: Library, candidates, n_in: int, *, rep_in=None, rep_out=None,
@@ -190,13 +195,14 @@ class LieOperator:
         self.D, self.P = D, n_out * D
         Rout = ro.drho(gens).to(DT) if not _is_trivial(ro) else torch.zeros(self.q, n_out, n_out, dtype=DT)
         self._Rout = Rout.numpy()
-        if structured == "auto":
-            structured = isinstance(library, PolynomialLibrary)
-        if structured:
-            if not isinstance(library, PolynomialLibrary):
-                raise ValueError("structured: the sparse coefficient maps exist for PolynomialLibrary only")
+        maps = None
+        if structured in ("auto", True) and isinstance(library, PolynomialLibrary):
             A, b = _affine_field(rep_in, gens, n_in)
             maps = _polynomial_maps(library.powers.numpy(), A.numpy(), b.numpy())
+        if structured is True and maps is None:
+            raise ValueError("structured: the sparse coefficient maps need a PolynomialLibrary closed under the "
+                             "action (with its constant term when translations act); use structured=False")
+        if maps is not None:
             self._Mt = sp.vstack([M.T.tocsr() for M in maps]).tocsr()  # (q D, D): block j = M_j^T
             self._maps = maps
             E = library.transform(X).to(DT) * w.sqrt()[:, None]          # (N, D)
@@ -509,6 +515,13 @@ def _admm(Th, Yn, op: LieOperator, lam, mu, *, rho, alpha, max_iter, eps_abs, ep
             return cache[rho_]
 
     # initial point
+    if isinstance(warm_start, PromoteResult) and not warm_start.history:
+        warm_start = warm_start.coef                                    # e.g. a cvxpy result: its coefficients
+    if warm_start is not None and not isinstance(warm_start, PromoteResult):
+        ws = warm_start.detach().numpy() if isinstance(warm_start, torch.Tensor) else np.asarray(warm_start, float)
+        if ws.size != P:
+            raise ValueError(f"warm_start: expected {P} coefficients (n_out={n_out} x D={D}), got shape {ws.shape}")
+        warm_start = ws
     if isinstance(warm_start, PromoteResult) and warm_start.history:
         st = warm_start.history
         W, Z, U = st["W"].copy(), st["Z"].copy(), st["U"].copy()
@@ -520,8 +533,7 @@ def _admm(Th, Yn, op: LieOperator, lam, mu, *, rho, alpha, max_iter, eps_abs, ep
             W = w_update(Z - U)
     else:
         if warm_start is not None:
-            W = np.asarray(warm_start.detach().numpy() if isinstance(warm_start, torch.Tensor) else warm_start,
-                           dtype=float).reshape(n_out, D)
+            W = warm_start.reshape(n_out, D) * mask
         elif interp:
             W = W0.copy()
         else:

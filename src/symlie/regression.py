@@ -38,6 +38,9 @@ __all__ = ["SymmetricRegressor", "linear_model_constraints", "linear_model_nulls
 
 DT = torch.float64
 VALID_MODES = ("none", "enforce", "promote")
+#: the enforced refit after promotion is accepted when its training residual is at most (1 + REFIT_TOL) times
+#: the penalised solution's
+REFIT_TOL = 1e-6
 
 
 # ------------------------------------------------------------------------------------------------ constraints
@@ -300,7 +303,8 @@ class SymmetricRegressor(_Estimator):
             ``{"max_iter": 50000}`` or ``{"backend": "cvxpy"}``).
         refit: ``"promote"`` with ``lam`` given: refit by least squares with the kept algebra *enforced*
             (when it is non-zero and closed), removing the shrinkage bias of the penalty on the coefficients
-            it keeps (like the relaxed lasso). ``coef_`` is the refit, ``promotion_.coef`` the penalised solution.
+            it keeps (like the relaxed lasso). The refit is kept only if its training residual is not larger
+            than the penalised solution's (``refit_["accepted"]``); ``promotion_.coef`` is the penalised solution.
 
     Fitted attributes: ``coef_`` (n_out, D), ``basis_`` (n_out * D, k) orthonormal (identity in modes
     ``"none"`` and ``"promote"``), ``symmetry_`` (mode ``"promote"``: the kept symmetry algebra, a
@@ -436,9 +440,21 @@ class SymmetricRegressor(_Estimator):
             return
         n_in, n_out = Xt.shape[1], Yt.shape[1]
         B = self._kept_basis(G, n_in, n_out)
-        c, _ = _lstsq(self._design(self.library.transform(Xt), B, n_out), Yt.reshape(-1), float(self.alpha))
-        self.coef_ = (B @ c).reshape(n_out, -1)
-        self.refit_ = {"group": G, "basis": B}
+        Phi = self.library.transform(Xt)
+        c, _ = _lstsq(self._design(Phi, B, n_out), Yt.reshape(-1), float(self.alpha))
+        W = (B @ c).reshape(n_out, -1)
+        self.refit_ = self._accept_refit(Phi, Yt, W, G, B)
+
+    def _accept_refit(self, Phi, Yt, W, G, B) -> dict:
+        """Keep the enforced refit only if it fits the training data at least as well as the penalised solution
+        (it must, when the penalised solution lies in the enforced space; when the kept algebra is only
+        approximately right, enforcing it exactly can remove needed terms). Sets coef_; returns refit_."""
+        r_new = float(torch.linalg.norm(Phi @ W.T - Yt))
+        r_pen = float(torch.linalg.norm(Phi @ self.coef_.T - Yt))
+        accepted = r_new <= r_pen * (1 + REFIT_TOL) + 1e-12 * float(torch.linalg.norm(Yt))
+        if accepted:
+            self.coef_ = W
+        return {"group": G, "basis": B, "accepted": accepted, "residual_refit": r_new, "residual_penalised": r_pen}
 
     def fit(self, X, Y) -> "SymmetricRegressor":
         """Fit on inputs X (N, n_in) and targets Y (N,) or (N, n_out); returns self."""

@@ -268,10 +268,10 @@ class SymmetricSINDy(SymmetricRegressor):
         if G is not None:                                # STLSQ with the kept algebra enforced (echelon coords)
             Be, _ = echelon_basis(self._kept_basis(G, n, n))
             c, supp, _ = self._stlsq(self._design(Phi, Be, n), Yt.reshape(-1))
-            self.refit_ = {"group": G, "basis": Be}
-            self.coef_ = (Be @ c).reshape(n, -1)
-            self.support_ = supp
-        if self.refit_ is None:
+            self.refit_ = self._accept_refit(Phi, Yt, (Be @ c).reshape(n, -1), G, Be)
+            if self.refit_["accepted"]:
+                self.support_ = supp
+        if self.refit_ is None or not self.refit_["accepted"]:
             self.support_ = support.reshape(-1)
         self.n_iter_ = n_iter
         self.pivots_ = list(range(self.coef_.numel()))
