@@ -307,6 +307,20 @@ def rel_err(w, prob) -> float:
 # ---------------------------------------------------------------------------------------------- solvers
 
 
+def _scs_info(stats, key):
+    extra = getattr(stats, "extra_stats", None) if stats is not None else None
+    if isinstance(extra, dict):
+        info = extra.get("info", extra)
+        if isinstance(info, dict) and key in info:
+            return info[key]
+    return None
+
+
+def _scs_ms(stats, key):
+    v = _scs_info(stats, key)
+    return None if v is None else float(v) / 1000.0
+
+
 class CvxpySolver:
     """The reference: cvxpy nuclear norm of S(w) with the interpolation constraint, SCS."""
     name = "cvxpy+SCS"
@@ -356,6 +370,8 @@ class CvxpySolver:
                 "iters": int(st.num_iters) if st is not None and st.num_iters is not None else None,
                 "solver_seconds": float(st.solve_time) if st is not None and st.solve_time is not None else None,
                 "compile_seconds": float(getattr(pb, "compilation_time", None) or float("nan")),
+                "scs_setup_seconds": _scs_ms(st, "setup_time"), "scs_iter_seconds": _scs_ms(st, "solve_time"),
+                "scs_status": _scs_info(st, "status"),
                 "objective": float(pb.value) if err is None and pb.value is not None else None}
         wv = None if w.value is None else np.asarray(w.value, dtype=float)
         return wv, info
@@ -418,7 +434,7 @@ def binary_search(prob: dict, solver, state) -> dict:
     """n_recover by bisection over N in [1, n_lib + 1] (lo = 0 fails; hi = n_lib + 1 taken as success)."""
     lo, hi = 0, prob["n_lib"] + 1
     steps, w_prev = [], None
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     while hi - lo > 1 and len(steps) < MAX_BISECT:
         mid = (lo + hi) // 2
         w, info = solver.solve(state, prob["Theta_pool"][:mid], prob["y_pool"][:mid], w0=w_prev)
@@ -431,7 +447,9 @@ def binary_search(prob: dict, solver, state) -> dict:
             hi = mid
         else:
             lo = mid
-    return {"n_recover": hi, "steps": steps, "seconds": time.perf_counter() - t0,
+    wall = time.perf_counter() - t0
+    return {"n_recover": hi, "steps": steps, "seconds": wall,
+            "cpu_share": (time.process_time() - c0) / wall if wall > 0 else float("nan"),
             "solve_seconds": sum(s["seconds"] for s in steps),
             "tot_iters": sum(s["iters"] or 0 for s in steps),
             "failures": [s for s in steps if s["error"]]}
@@ -448,6 +466,7 @@ def run_one(c: dict, seed: int, solver) -> dict:
     steps = bs.pop("steps")
     return {"seed": seed, "n_recover": bs["n_recover"], "n_lib": prob["n_lib"], "N_s": prob["n_s"], "q": prob["q"],
             "seconds_problem": t_prob, "seconds_prepare": t_prep, "seconds_search": bs["seconds"],
+            "cpu_share": bs["cpu_share"],
             "solve_seconds": bs["solve_seconds"], "tot_iters": bs["tot_iters"],
             "n_solves": len(steps), "n_failures": len(bs["failures"]),
             "statuses": sorted({str(s["status"]) for s in steps}),
@@ -488,33 +507,45 @@ def summarize_cell(c: dict, runs: list[dict]) -> dict:
 
 
 def bench_e1(args, solver, cells, seeds, label, budget_s=None, save=None) -> dict:
-    """Round-robin over seeds (seed 0 of every cell, then seed 1, ...), cheap cells first, so a time budget
-    leaves every cell with about the same number of seeds."""
+    """Run every (cell, seed). With a time budget, an equal-time scheduler: seed 0 of every cell first (cheap
+    cells first), then always the next seed of the cell with the least time spent so far (ties: cheaper cell),
+    so cheap cells get all their seeds and the expensive ones share the rest of the budget equally. No run
+    starts after the budget is spent (a running one finishes)."""
     cells = sorted(cells, key=cost_key)
-    runs = {cell_key(c): [] for c in cells}
+    keys = [cell_key(c) for c in cells]
+    runs = {k: [] for k in keys}
+    spent = {k: 0.0 for k in keys}
     t0 = time.perf_counter()
     stopped = None
-    for seed in seeds:
-        for c in cells:
-            if budget_s is not None and time.perf_counter() - t0 > budget_s:
-                stopped = {"seed": seed, "cell": cell_key(c), "elapsed_s": time.perf_counter() - t0}
-                break
-            r = run_one(c, seed, solver)
-            runs[cell_key(c)].append(r)
-            print(f"  [{label}] {cell_key(c):<24} seed {seed}: n_recover {r['n_recover']:>4} / n_lib {r['n_lib']:>4}"
-                  f"  {r['n_solves']} solves {r['solve_seconds']:.2f} s ({r['tot_iters']} it)"
-                  + (f"  FAILURES {r['n_failures']}" if r["n_failures"] else ""), flush=True)
-            if save:
-                save()
-        if stopped:
+    while True:
+        todo = [i for i, k in enumerate(keys) if len(runs[k]) < len(seeds)]
+        if not todo:
             break
+        if budget_s is not None and time.perf_counter() - t0 > budget_s:
+            stopped = {"elapsed_s": time.perf_counter() - t0,
+                       "left": {keys[i]: len(seeds) - len(runs[keys[i]]) for i in todo}}
+            break
+        i = min(todo, key=lambda i: (len(runs[keys[i]]) > 0, spent[keys[i]], i))
+        c, k = cells[i], keys[i]
+        seed = seeds[len(runs[k])]
+        t1 = time.perf_counter()
+        r = run_one(c, seed, solver)
+        spent[k] += time.perf_counter() - t1
+        runs[k].append(r)
+        print(f"  [{label}] {k:<24} seed {seed}: n_recover {r['n_recover']:>4} / n_lib {r['n_lib']:>4}"
+              f"  {r['n_solves']} solves {r['solve_seconds']:.2f} s ({r['tot_iters']} it, cpu {r['cpu_share']:.2f})"
+              + (f"  FAILURES {r['n_failures']}" if r["n_failures"] else "")
+              + f"  [{time.perf_counter() - t0:.0f} s]", flush=True)
+        if save:
+            save()
     cells_out = [summarize_cell(c, runs[cell_key(c)]) for c in cells if runs[cell_key(c)]]
     for cs in cells_out:
         cs["runs"] = runs[cs["key"]]
+        cs["seconds_spent"] = spent[cs["key"]]
     return {"solver": solver.name, "solver_settings": solver.settings(), "seeds_requested": list(seeds),
             "budget_s": budget_s, "stopped_early": stopped, "wall_s": time.perf_counter() - t0,
-            "cells": cells_out,
-            "cells_not_run": [cell_key(c) for c in cells if not runs[cell_key(c)]]}
+            "scheduler": "seed 0 of every cell first, then equal time per cell (see bench_e1)",
+            "cells": cells_out, "cells_not_run": [k for k in keys if not runs[k]]}
 
 
 # ---------------------------------------------------------------------------------------------- operator check
@@ -588,53 +619,84 @@ def operator_check(prob: dict, n_w: int = 3) -> dict:
 # ---------------------------------------------------------------------------------------------- speed
 
 
-def bench_speed(args, solvers: dict) -> dict:
+def seed_n_recover(res_e1: dict | None, c: dict, seed: int) -> int | None:
+    """n_recover of (cell, seed) from this run's E1 section, if it ran there."""
+    if not res_e1:
+        return None
+    for cs in res_e1["cells"]:
+        if cs["key"] == cell_key(c):
+            for r in cs["runs"]:
+                if r["seed"] == seed:
+                    return r["n_recover"]
+    return None
+
+
+def bench_speed(args, solvers: dict, res_e1: dict | None = None) -> dict:
+    """One solve of each solver on identical problems (seed ``--speed-seed``). N: the official median rounded up
+    and, when the seed's own n_recover (symlie's E1 search in this run, or a fresh symlie search) is larger,
+    that value too, so that one problem per size is recovered; for the largest case only max of the two
+    (one capped SCS solve)."""
     rows = []
     cases = SPEED_CASES_QUICK if args.quick else SPEED_CASES
-    for features, group, m, r, d, N in cases:
+    for features, group, m, r, d, N_off in cases:
         c = cell(features, group, m, r, d)
         prob = make_problem(c, args.speed_seed)
-        N = min(N, prob["n_lib"] + 1)
-        Theta, y = prob["Theta_pool"][:N], prob["y_pool"][:N]
-        row = {**c, "key": cell_key(c), "seed": args.speed_seed, "N": N, "n_lib": prob["n_lib"], "N_s": prob["n_s"],
-               "q": prob["q"], "official_median": official(features, group, m, r, d)[0], "solvers": {}}
-        print(f"  speed {cell_key(c)} N={N} (n_lib {prob['n_lib']}, N_s {prob['n_s']}, q {prob['q']})", flush=True)
-        ws = {}
-        for name, solver in solvers.items():
-            t0 = time.perf_counter()
-            state = solver.prepare(prob)
-            prep = time.perf_counter() - t0
-            reps = 1 if name == "cvxpy+SCS" else args.speed_repeats
-            times, w, info = [], None, None
-            for _ in range(reps):
-                gc.collect()
-                w, info = solver.solve(state, Theta, y)
-                times.append(info["seconds"])
-            ws[name] = w
-            row["solvers"][name] = {"prepare_seconds": prep, "seconds": summary(times), "info": info,
-                                    "rel_err": rel_err(w, prob), "recovers": rel_err(w, prob) < THRESH}
-            print(f"    {name:<10} prepare {prep:.2f} s, solve {med(times):.3g} s ({info.get('status')}, "
-                  f"{info.get('iters')} it), rel err {rel_err(w, prob):.2e}", flush=True)
-            del state
-        if "symlie" in ws and "cvxpy+SCS" in ws:
-            a, b = ws["symlie"], ws["cvxpy+SCS"]
-            row["coef_rel_diff"] = (float(np.abs(a - b).max() / prob["w_star_inf"])
-                                    if a is not None and b is not None else None)
-            ts = row["solvers"]["symlie"]["seconds"]["median_s"]
-            tc = row["solvers"]["cvxpy+SCS"]["seconds"]["median_s"]
-            row["speedup"] = tc / ts if ts > 0 else None
-            # compare the objective (nuclear norm of the reference S) of both solutions
+        n_rec, src = seed_n_recover(res_e1, c, args.speed_seed), "E1 section of this run"
+        if n_rec is None and "symlie" in solvers:
+            n_rec, src = binary_search(prob, solvers["symlie"], solvers["symlie"].prepare(prob))["n_recover"], \
+                "symlie binary search in the speed section"
+        big = (features, group, m, d) == ("ortho", "SE", 10, 4)
+        Ns = [min(N_off, prob["n_lib"] + 1)]
+        if n_rec is not None and n_rec > Ns[0]:
+            Ns = [n_rec] if big else Ns + [n_rec]
+        for N in Ns:
+            Theta, y = prob["Theta_pool"][:N], prob["y_pool"][:N]
+            row = {**c, "key": cell_key(c), "seed": args.speed_seed, "N": N, "n_lib": prob["n_lib"],
+                   "N_s": prob["n_s"], "q": prob["q"], "official_median": official(features, group, m, r, d)[0],
+                   "seed_n_recover": n_rec, "seed_n_recover_from": src,
+                   "N_is": ("official median (rounded up)" if N == N_off else "this seed's n_recover"),
+                   "solvers": {}}
+            print(f"  speed {cell_key(c)} N={N} ({row['N_is']}; n_lib {prob['n_lib']}, N_s {prob['n_s']}, "
+                  f"q {prob['q']})", flush=True)
+            ws = {}
+            for name, solver in solvers.items():
+                t0 = time.perf_counter()
+                state = solver.prepare(prob)
+                prep = time.perf_counter() - t0
+                reps = 1 if name == "cvxpy+SCS" else args.speed_repeats
+                times, w, info = [], None, None
+                for _ in range(reps):
+                    gc.collect()
+                    if isinstance(state, dict):
+                        state["last"] = None                              # cold start every repeat
+                    w, info = solver.solve(state, Theta, y)
+                    times.append(info["seconds"])
+                ws[name] = w
+                e = rel_err(w, prob)
+                row["solvers"][name] = {"prepare_seconds": prep, "seconds": summary(times), "info": info,
+                                        "rel_err": e, "recovers": e < THRESH}
+                print(f"    {name:<10} prepare {prep:.2f} s, solve {med(times):.3g} s ({info.get('status')}, "
+                      f"{info.get('iters')} it), rel err {e:.2e}", flush=True)
+                del state
+            if "symlie" in ws and "cvxpy+SCS" in ws:
+                a_, b_ = ws["symlie"], ws["cvxpy+SCS"]
+                row["coef_rel_diff"] = (float(np.abs(a_ - b_).max() / prob["w_star_inf"])
+                                        if a_ is not None and b_ is not None else None)
+                ts = row["solvers"]["symlie"]["seconds"]["median_s"]
+                tc = row["solvers"]["cvxpy+SCS"]["seconds"]["median_s"]
+                row["speedup"] = tc / ts if ts > 0 else None
             T = reference_T(prob)
-            for name, w in ws.items():
+            for name, w in ws.items():                                 # the same objective for both solutions
                 if w is not None:
                     S = np.stack([T[j] @ w for j in range(T.shape[0])], 1)
                     row["solvers"][name]["nuclear_norm_ref"] = float(np.linalg.svd(S, compute_uv=False).sum())
                     row["solvers"][name]["constraint_residual"] = float(np.abs(Theta @ w - y).max())
+            rows.append(row)
         prob.pop("_T", None)
-        rows.append(row)
     return {"seed": args.speed_seed, "cases": rows, "cvxpy_time_limit_s": args.scs_time_limit,
-            "timing": "one cvxpy solve (wall time incl. canonicalization; SCS time separately); symlie: median of "
-                      f"{args.speed_repeats} solves (cold start); operator construction ('prepare') separately"}
+            "timing": "one cvxpy solve (wall time incl. canonicalization; SCS setup and iterations separately); "
+                      f"symlie: median of {args.speed_repeats} cold-start solves; operator construction "
+                      "('prepare') separately"}
 
 
 # ---------------------------------------------------------------------------------------------- output
@@ -669,6 +731,10 @@ def fmt_s(t) -> str:
     return f"{t * 1e3:.3g} ms" if t < 1 else f"{t:.3g} s"
 
 
+def fmt_e(v) -> str:
+    return "-" if not isinstance(v, (int, float)) else f"{v:.1e}"
+
+
 def fmt_n(v) -> str:
     if v is None:
         return "-"
@@ -677,7 +743,9 @@ def fmt_n(v) -> str:
 
 def md_e1(e1: dict, title: str) -> list[str]:
     L = [f"## {title}\n", f"Solver: `{e1['solver']}` ({e1['solver_settings']}). Wall {e1['wall_s']:.0f} s."
-         + (f" Time budget {e1['budget_s']:.0f} s; stopped at {e1['stopped_early']}." if e1.get("stopped_early") else "")
+         + (f" Time budget {e1['budget_s']:.0f} s, spent with {e1.get('scheduler', '')}; seeds left undone: "
+            + ", ".join(f"{k} {v}" for k, v in e1["stopped_early"]["left"].items()) + "."
+            if e1.get("stopped_early") else "")
          + "\n"]
     if e1.get("cells_not_run"):
         L.append("Cells not run (budget): " + ", ".join(e1["cells_not_run"]) + "\n")
@@ -726,7 +794,7 @@ def md_reference(ref: dict) -> list[str]:
                      f"{v.get('op_matrix_shape', v.get('op_matrix_error', '-'))} | "
                      f"{'-' if not rat else f'{rat[0]:.6g}'} | {v.get('sqrt_N_s', float('nan')):.6g} | "
                      f"{'-' if sv is None else f'{sv:.1e}'} | {'-' if g is None else f'{g:.1e}'} | "
-                     f"{v.get('cvxpy_expr_vs_hstack_max_abs', '-'):.1e} |")
+                     f"{fmt_e(v.get('cvxpy_expr_vs_hstack_max_abs'))} |")
         L.append("")
     if ref.get("cvxpy_e1"):
         L += md_e1(ref["cvxpy_e1"], "Reference E1 cells with cvxpy+SCS")
@@ -735,18 +803,24 @@ def md_reference(ref: dict) -> list[str]:
 
 def md_speed(sp: dict) -> list[str]:
     L = ["## Speed: one solve on identical problems\n", f"{sp['timing']}; seed {sp['seed']}; SCS time limit "
-         f"{sp['cvxpy_time_limit_s']} s.\n",
-         "| problem | N | n_lib = D | N_s | q | symlie solve | symlie prepare | symlie it | cvxpy+SCS solve | SCS "
-         "status / it | speed-up | coef diff (rel. to max abs w*) | symlie recovers | cvxpy recovers |",
-         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---|"]
+         f"{sp['cvxpy_time_limit_s']} s (SCS's own limit on its iterations; cvxpy compilation and SCS setup come "
+         "on top). Coefficient difference: max |w_symlie - w_cvxpy| / max |w*|.\n",
+         "| problem | N | N is | n_lib = D | N_s | q | symlie solve | symlie prepare | symlie it | cvxpy+SCS total "
+         "| of which compile / SCS setup / SCS iterations | SCS status / it | speed-up | coef diff | "
+         "symlie recovers | cvxpy recovers |",
+         "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---|---|"]
     for r in sp["cases"]:
         s = r["solvers"].get("symlie")
         c = r["solvers"].get("cvxpy+SCS")
-        L.append(f"| {r['key']} | {r['N']} | {r['n_lib']} | {r['N_s']} | {r['q']} | "
+        parts = ""
+        if c:
+            ci = c["info"]
+            parts = " / ".join(fmt_s(ci.get(k)) for k in ("compile_seconds", "scs_setup_seconds", "scs_iter_seconds"))
+        L.append(f"| {r['key']} | {r['N']} | {r.get('N_is', '-')} | {r['n_lib']} | {r['N_s']} | {r['q']} | "
                  + (f"{fmt_s(s['seconds']['median_s'])} | {fmt_s(s['prepare_seconds'])} | {s['info'].get('iters')} | "
                     if s else "- | - | - | ")
-                 + (f"{fmt_s(c['seconds']['median_s'])} | {c['info'].get('status')} / {c['info'].get('iters')} | "
-                    if c else "- | - | ")
+                 + (f"{fmt_s(c['seconds']['median_s'])} | {parts} | {c['info'].get('scs_status') or c['info'].get('status')}"
+                    f" / {c['info'].get('iters')} | " if c else "- | - | - | ")
                  + (f"{r['speedup']:.0f}x | " if r.get("speedup") else "- | ")
                  + (f"{r['coef_rel_diff']:.1e} | " if r.get("coef_rel_diff") is not None else "- | ")
                  + f"{'-' if not s else ('yes' if s['recovers'] else 'no (%.1e)' % s['rel_err'])} | "
@@ -953,7 +1027,7 @@ def main(argv=None) -> int:
         solvers["cvxpy+SCS"] = CvxpySolver(time_limit_s=args.scs_time_limit)
         print(f"Section: speed ({', '.join(solvers)})", flush=True)
         t0 = time.perf_counter()
-        res["speed"] = bench_speed(args, solvers)
+        res["speed"] = bench_speed(args, solvers, res.get("e1"))
         res["speed"]["wall_s"] = time.perf_counter() - t0
         save()
     save()

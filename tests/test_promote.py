@@ -19,7 +19,6 @@ from __future__ import annotations
 import itertools
 import math
 import re
-import warnings
 
 import numpy as np
 import pytest
