@@ -45,25 +45,26 @@ from .reps import Point, Rep
 __all__ = ["SymmetricSINDy", "echelon_basis", "finite_difference"]
 
 
-def echelon_basis(B: torch.Tensor, tol: float = 1e-8) -> tuple[torch.Tensor, list[int]]:
+def echelon_basis(B: torch.Tensor, tol: float = 1e-3) -> tuple[torch.Tensor, list[int]]:
     """Rotate the columns of B (m, k), full column rank, to reduced column echelon form.
 
     Returns (B_e (m, k) with the same span, pivots (k row indices)) such that B_e[pivots] = I_k, pivots chosen
-    left to right (the first row index where a not-yet-pivoted direction is non-zero beyond ``tol`` times the
-    largest entry), with partial pivoting. Falls back to column-pivoted QR pivots if fewer than k are found.
+    left to right: the first row index where a not-yet-pivoted direction has an entry larger than ``tol`` times
+    the largest entry still available (threshold pivoting: an entry that is small only because the span is
+    slightly tilted, e.g. a symmetry estimated from data, is never a pivot, so the entries of B_e stay bounded
+    by about 1 / tol per step). Falls back to column-pivoted QR pivots if fewer than k are found.
     """
     A = B.T.clone().to(DT)                                            # (k, m): Gauss-Jordan on the rows
     k, m = A.shape
     if k == 0:
         return B.clone(), []
-    scale = float(A.abs().max())
     pivots: list[int] = []
     r = 0
     for col in range(m):
         if r == k:
             break
         i = r + int(torch.argmax(A[r:, col].abs()))
-        if float(A[i, col].abs()) <= tol * scale:
+        if float(A[i, col].abs()) <= tol * float(A[r:, col:].abs().max()):
             continue
         if i != r:
             A[[r, i]] = A[[i, r]]
