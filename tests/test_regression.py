@@ -285,7 +285,7 @@ def test_params_interface():
     p = reg.get_params()
     assert p["alpha"] == 0.5 and p["mode"] == "enforce" and p["rtol"] == 1e-10 and set(p) == {
         "library", "group", "mode", "rep_in", "rep_out", "n_constraint_points", "oversample", "box", "rtol",
-        "seed", "alpha", "lam", "mu", "solver_options", "refit"}
+        "seed", "alpha", "lam", "mu", "solver_options", "refit", "reweight"}
     assert reg.set_params(alpha=0.0, mode="none") is reg and reg.mode == "none"
     clone = type(reg)(**reg.get_params())
     assert clone.get_params() == reg.get_params()

@@ -346,9 +346,13 @@ def _svd_tall(M: np.ndarray):
     return np.linalg.svd(M, full_matrices=False)
 
 
-def _svt(M: np.ndarray, tau: float) -> np.ndarray:
-    """Singular-value soft thresholding: argmin_Z tau ||Z||_* + 1/2 ||Z - M||_F^2."""
+def _svt(M: np.ndarray, tau) -> np.ndarray:
+    """Singular-value soft thresholding: argmin_Z tau ||Z||_* + 1/2 ||Z - M||_F^2. ``tau`` may be a vector of
+    non-decreasing thresholds (one per singular value, largest value first): the prox of the weighted nuclear
+    norm sum_i w_i sigma_i for non-decreasing weights."""
     U, s, Vt = _svd_tall(M)
+    if not np.isscalar(tau):
+        tau = np.asarray(tau)[: s.size]
     s = np.maximum(s - tau, 0.0)
     r = int((s > 0).sum())
     return (U[:, :r] * s[:r]) @ Vt[:r]
@@ -362,7 +366,8 @@ def solve_promote(Theta, Y, op: LieOperator, *, lam: float | None = None, mu: fl
                   backend: str = "admm", rho: float | None = None, alpha: float = 1.7, max_iter: int = 20000,
                   eps_abs: float = 1e-10, eps_rel: float = 1e-7, warm_start=None, adapt_rho: bool = True,
                   feasibility_rtol: float = 1e-9, ridge: float = 1e-12, kept_rtol: float = 1e-5,
-                  support=None, solver_options: dict | None = None) -> PromoteResult:
+                  support=None, reweight: int = 0, reweight_eps: float = 1e-3,
+                  solver_options: dict | None = None) -> PromoteResult:
     """Fit W with the nuclear-norm symmetry penalty (float64).
 
     Problems:
@@ -390,8 +395,12 @@ def solve_promote(Theta, Y, op: LieOperator, *, lam: float | None = None, mu: fl
         ridge: tiny Tikhonov term (relative to the trace) that makes the W-update unique when the data and
             the penalty leave directions free (e.g. fully symmetric functions vanishing at every sample).
         kept_rtol: rank rule of the reported kept algebra.
-        support: optional boolean mask (n_out, D): coefficients outside it are fixed at zero (used by
-            sequential thresholding in :class:`symlie.SymmetricSINDy`); ADMM backend only.
+        support: optional boolean mask (n_out, D): coefficients outside it are fixed at zero; ADMM backend only.
+        reweight: rounds of reweighting (ADMM only): each round re-solves with the weighted nuclear norm
+            sum_i w_i sigma_i, w_i = (1 + eps) sigma_1 / (sigma_i + eps sigma_1) from the previous solution
+            (``eps = reweight_eps``), warm-started. Large (broken) values are then barely shrunk and small ones
+            are pushed to exactly zero: the selection of the kept sub-group sharpens when noise keeps the
+            plain nuclear norm from zeroing a symmetry. 0: the plain convex problem.
     """
     t0 = time.perf_counter()
     if not isinstance(op, LieOperator):
@@ -442,6 +451,24 @@ def solve_promote(Theta, Y, op: LieOperator, *, lam: float | None = None, mu: fl
     else:
         W, info = _admm(Th, Yn, op, lam, mu, rho=rho, alpha=alpha, max_iter=max_iter, eps_abs=eps_abs,
                         eps_rel=eps_rel, warm_start=warm_start, adapt_rho=adapt_rho, ridge=ridge, mask=mask)
+        n_iter = info["n_iter"]
+        for _ in range(reweight):
+            # weights 1 / (sigma_i + eps sigma_1), scaled so the largest value keeps weight ~1: broken directions
+            # are shrunk less, nearly-kept ones are pushed to exactly zero (log-det heuristic, Fazel et al.)
+            sv = np.linalg.svd(op.apply(W), compute_uv=False)
+            sv = np.concatenate([sv, np.zeros(op.q - sv.size)])
+            if sv[0] <= 0:
+                break
+            w_ = (sv[0] + reweight_eps * sv[0]) / (sv + reweight_eps * sv[0])
+            prev = PromoteResult(coef=torch.from_numpy(W), singular_values=torch.from_numpy(sv), symmetry=None,
+                                 objective=0.0, nuclear_norm=0.0, data_residual=0.0, n_iter=0, converged=True,
+                                 status="", primal_residual=0.0, dual_residual=0.0, rho=info["rho"], backend="admm",
+                                 seconds=0.0, problem=problem, history=info["state"])
+            W, info = _admm(Th, Yn, op, lam, mu, rho=None, alpha=alpha, max_iter=max_iter, eps_abs=eps_abs,
+                            eps_rel=eps_rel, warm_start=prev, adapt_rho=adapt_rho, ridge=ridge, mask=mask,
+                            weights=w_)
+            n_iter += info["n_iter"]
+        info["n_iter"] = n_iter
     S = op.apply(W)
     sv = np.linalg.svd(S, compute_uv=False)
     nuc = float(sv.sum())
@@ -467,7 +494,7 @@ def solve_promote(Theta, Y, op: LieOperator, *, lam: float | None = None, mu: fl
 
 
 def _admm(Th, Yn, op: LieOperator, lam, mu, *, rho, alpha, max_iter, eps_abs, eps_rel, warm_start, adapt_rho,
-          ridge, mask, check_every=5):
+          ridge, mask, weights=None, check_every=5):
     """ADMM on (w, Z [, v]) with Z = S(W) (and v = w for the l1 term); scaled duals U, u."""
     n_out, D, P = op.n_out, op.D, op.P
     K = op.gram()
@@ -551,7 +578,8 @@ def _admm(Th, Yn, op: LieOperator, lam, mu, *, rho, alpha, max_iter, eps_abs, ep
         rho = 1.0 / max(float(sv[0]) if sv.size and sv[0] > 0 else 1.0, 1e-12)
         if not interp:
             rho = max(rho * (lam if lam > 0 else 1.0), 1e-8)
-    tau = 1.0 / rho if interp else lam / rho
+    wts = np.ones(op.q) if weights is None else weights
+    tau = (1.0 / rho if interp else lam / rho) * wts
     status, converged = "max_iter", False
     rp = sd = eps_pri = eps_dual = float("nan")
     it = 0
@@ -604,7 +632,7 @@ def _admm(Th, Yn, op: LieOperator, lam, mu, *, rho, alpha, max_iter, eps_abs, ep
                 rho *= scale
                 U /= scale
                 u /= scale
-                tau = 1.0 / rho if interp else lam / rho
+                tau = (1.0 / rho if interp else lam / rho) * wts
     if mu > 0 and converged:
         W = v                                                           # the exactly sparse copy
     state = {"W": W, "Z": Z, "U": U, "v": v, "u": u, "rho": rho}

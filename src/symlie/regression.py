@@ -27,7 +27,7 @@ import math
 
 import torch
 
-from ._validation import SymlieError, as_tensor
+from ._validation import SymlieError, as_tensor, check_int
 from .derivative import check_rep_out, lie_derivative_linear
 from .groups import Group, as_group
 from .library import Library, NotFittedError
@@ -301,6 +301,8 @@ class SymmetricRegressor(_Estimator):
         mu: ``"promote"`` only: weight of an l1 term mu |W|_1 (needs ``lam``).
         solver_options: ``"promote"`` only: keyword arguments of :func:`symlie.solve_promote` (e.g.
             ``{"max_iter": 50000}`` or ``{"backend": "cvxpy"}``).
+        reweight: ``"promote"`` only: reweighting rounds of :func:`symlie.solve_promote` (0: the plain convex
+            problem; 1-2 sharpen the selection of the kept sub-group on noisy data).
         refit: ``"promote"`` with ``lam`` given: refit by least squares with the kept algebra *enforced*
             (when it is non-zero and closed), removing the shrinkage bias of the penalty on the coefficients
             it keeps (like the relaxed lasso). The refit is kept only if its training residual is not larger
@@ -329,7 +331,7 @@ class SymmetricRegressor(_Estimator):
                  rep_out: Rep | None = None, n_constraint_points: int | None = None, oversample: int = 1,
                  box: float = 1.0, rtol: float = 1e-10, seed: int = 0, alpha: float = 0.0,
                  lam: float | None = None, mu: float = 0.0, solver_options: dict | None = None,
-                 refit: bool = True):
+                 refit: bool = True, reweight: int = 0):
         self.library = library
         self.group = group
         self.mode = mode
@@ -345,6 +347,7 @@ class SymmetricRegressor(_Estimator):
         self.mu = mu
         self.solver_options = solver_options
         self.refit = refit
+        self.reweight = reweight
 
     # -- fitting -------------------------------------------------------------------------------------
     def _setup_basis(self, n_in: int, n_out: int, rep_in, rep_out, rep_out_name: str = "rep_out") -> torch.Tensor:
@@ -403,7 +406,8 @@ class SymmetricRegressor(_Estimator):
             n_pts = default_n_constraint_points(self.library, group, rep_in, rep_out, n_in, n_out, self.oversample)
         op = LieOperator(self.library, group, n_in, rep_in=rep_in, rep_out=rep_out, n_out=n_out, n_points=n_pts,
                          box=self.box, seed=self.seed)
-        res = solve_promote(Phi, Yt, op, lam=self.lam, mu=self.mu, **(self.solver_options or {}))
+        res = solve_promote(Phi, Yt, op, lam=self.lam, mu=self.mu,
+                            **{"reweight": check_int(self.reweight, "reweight", 0), **(self.solver_options or {})})
         self.group_, self.rep_in_, self.rep_out_ = group, rep_in, rep_out
         self.nullspace_, self.singular_values_ = None, None
         self.constraint_points_ = op.points

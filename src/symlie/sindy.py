@@ -45,14 +45,15 @@ from .reps import Point, Rep
 __all__ = ["SymmetricSINDy", "echelon_basis", "finite_difference"]
 
 
-def echelon_basis(B: torch.Tensor, tol: float = 1e-3) -> tuple[torch.Tensor, list[int]]:
+def echelon_basis(B: torch.Tensor, tol: float = 0.1) -> tuple[torch.Tensor, list[int]]:
     """Rotate the columns of B (m, k), full column rank, to reduced column echelon form.
 
     Returns (B_e (m, k) with the same span, pivots (k row indices)) such that B_e[pivots] = I_k, pivots chosen
     left to right: the first row index where a not-yet-pivoted direction has an entry larger than ``tol`` times
     the largest entry still available (threshold pivoting: an entry that is small only because the span is
     slightly tilted, e.g. a symmetry estimated from data, is never a pivot, so the entries of B_e stay bounded
-    by about 1 / tol per step). Falls back to column-pivoted QR pivots if fewer than k are found.
+    by about 1 / tol per step, as in threshold partial pivoting). Falls back to column-pivoted QR pivots if
+    fewer than k are found.
     """
     A = B.T.clone().to(DT)                                            # (k, m): Gauss-Jordan on the rows
     k, m = A.shape
@@ -110,14 +111,16 @@ class SymmetricSINDy(SymmetricRegressor):
         group: the symmetry group (default ``rep.group``); required for ``"enforce"``.
         mode: ``"enforce"``, ``"none"`` (plain SINDy) or ``"promote"``: ``group`` is a candidate group and the
             convex fit 1/(2N) |Theta W^T - Xdot|^2 + lam |S(W)|_* + mu |W|_1 (:func:`symlie.solve_promote`, tangent-
-            lift action) keeps the symmetries the data allow; coefficients with |c| < ``threshold`` are then
-            zeroed and the fit is repeated on the remaining support (``max_iter`` rounds). The kept algebra is
-            in ``symmetry_``.
+            lift action) selects the symmetries the data allow (``symmetry_``); then STLSQ runs with that
+            algebra enforced (see ``refit``).
         lam, mu: ``"promote"`` only: penalty weights (``lam=None``: exact interpolation of Xdot).
         solver_options: ``"promote"`` only: keyword arguments of :func:`symlie.solve_promote`.
-        refit: ``"promote"`` only: when the kept algebra is non-zero and closed, refit with it *enforced*
-            (this class in mode ``"enforce"``: STLSQ in the equivariant coordinates), which removes the
-            penalty's shrinkage bias; ``promotion_`` keeps the penalised solution.
+        reweight: ``"promote"`` only: reweighting rounds of :func:`symlie.solve_promote` (default 1: with
+            noisy derivatives the plain nuclear norm rarely zeroes a symmetry exactly; one reweighted round
+            does, see benchmarks/results/promote_dynamics.md).
+        refit: ``"promote"`` only: ``True`` (default): STLSQ with the kept algebra enforced (plain STLSQ when
+            nothing is kept), free of the penalty's shrinkage; ``False``: the penalised coefficients with
+            |c| < ``threshold`` zeroed. ``promotion_`` always holds the penalised solution.
         rep: action on states (default ``sl.Point(group)``); velocities transform by ``rep.tangent()``.
         threshold: STLSQ threshold on the reduced coordinates c (= raw coefficients at the pivots, see the
             module docstring).
@@ -148,7 +151,7 @@ class SymmetricSINDy(SymmetricRegressor):
                  threshold: float = 0.1, max_iter: int = 20, alpha: float = 0.0, rtol: float = 1e-10,
                  n_constraint_points: int | None = None, oversample: int = 1, seed: int = 0, box: float = 1.0,
                  lam: float | None = 1e-2, mu: float = 0.0, solver_options: dict | None = None,
-                 refit: bool = True):
+                 refit: bool = True, reweight: int = 1):
         self.library = library
         self.group = group
         self.mode = mode
@@ -165,6 +168,7 @@ class SymmetricSINDy(SymmetricRegressor):
         self.mu = mu
         self.solver_options = solver_options
         self.refit = refit
+        self.reweight = reweight
 
     def _check_sindy_params(self) -> None:
         th = self.threshold
@@ -240,41 +244,29 @@ class SymmetricSINDy(SymmetricRegressor):
         return self
 
     def _fit_promote(self, Xt, Yt, rep, rep_out, method: str) -> "SymmetricSINDy":
-        """Promoted SINDy: convex fit, then sequential thresholding on the support (refits warm-started)."""
-        from .promote import solve_promote
+        """Promoted SINDy in two stages. (1) The convex nuclear-norm fit on the whole library selects the kept
+        symmetry algebra (``symmetry_``, ``promotion_``). (2) With ``refit=True``: sparse regression (STLSQ)
+        with the kept algebra enforced, in the equivariant echelon coordinates, or plain STLSQ when nothing is
+        kept; thresholding never acts on the shrunk penalised coefficients (zeroing one of the terms a symmetry
+        ties together would break it). With ``refit=False``: the penalised coefficients, |c| < threshold zeroed."""
         n = Xt.shape[1]
         Phi = self.library.transform(Xt)
         self._promote(Phi, Yt, rep, rep_out, n, n)
-        op, res = self.operator_, self.promotion_
-        W = res.coef.clone()
-        support = W.abs() >= self.threshold
-        n_iter = 1
-        for n_iter in range(1, self.max_iter + 1):
-            W = torch.where(support, W, torch.zeros_like(W))
-            if bool(support.all()) or not bool(support.any()):
-                break
-            # refit the promoted problem with the off-support coefficients fixed at zero, warm-started
-            res = solve_promote(Phi, Yt, op, lam=self.lam, mu=self.mu, support=support,
-                                **{"warm_start": res, **(self.solver_options or {})})
-            W = res.coef
-            new = (W.abs() >= self.threshold) & support
-            if torch.equal(new, support):
-                W = torch.where(support, W, torch.zeros_like(W))
-                break
-            support = new
-        self.promotion_ = res
-        self.coef_ = torch.where(support, W, torch.zeros_like(W))
-        self.symmetry_ = res.symmetry
-        G = self._kept_group()
-        if G is not None:                                # STLSQ with the kept algebra enforced (echelon coords)
-            Be, _ = echelon_basis(self._kept_basis(G, n, n))
-            c, supp, _ = self._stlsq(self._design(Phi, Be, n), Yt.reshape(-1))
-            self.refit_ = self._accept_refit(Phi, Yt, (Be @ c).reshape(n, -1), G, Be)
-            if self.refit_["accepted"]:
-                self.support_ = supp
-        if self.refit_ is None or not self.refit_["accepted"]:
-            self.support_ = support.reshape(-1)
-        self.n_iter_ = n_iter
+        if not self.refit:
+            W = self.promotion_.coef
+            support = W.abs() >= self.threshold
+            self.coef_ = torch.where(support, W, torch.zeros_like(W))
+            self.support_, self.n_iter_ = support.reshape(-1), 1
+        else:
+            G = self._kept_group()
+            if G is not None:
+                Be, _ = echelon_basis(self._kept_basis(G, n, n))
+            else:
+                Be = torch.eye(n * Phi.shape[1], dtype=DT)
+            c, supp, n_iter = self._stlsq(self._design(Phi, Be, n), Yt.reshape(-1))
+            self.refit_ = {"group": G, "basis": Be}
+            self.coef_ = (Be @ c).reshape(n, -1)
+            self.support_, self.n_iter_ = supp, n_iter
         self.pivots_ = list(range(self.coef_.numel()))
         self.coefficients_reduced_ = self.coef_.reshape(-1)
         self.n_features_in_ = n
