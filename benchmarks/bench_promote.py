@@ -86,6 +86,7 @@ RESULTS = HERE / "results"
 SECTIONS = ("reference", "e1", "speed")
 THRESH = 5e-3
 MAX_BISECT = 15
+STEP_KEYS = ("N", "rel_err", "success", "status", "iters", "seconds", "error")   # per-solve record kept in E1
 MIN_SEEDS_Z = 5          # fewer seeds: no seed-noise verdict (the bootstrap SE of a median needs a few samples)
 
 # ---------------------------------------------------------------------------------------------- official medians
@@ -483,7 +484,8 @@ def run_one(c: dict, seed: int, solver) -> dict:
             "statuses": sorted({str(s["status"]) for s in steps}),
             "errors": [s["error"] for s in bs["failures"]],
             "truth_checks": prob["checks"],
-            "steps": [{k: (jf(v) if isinstance(v, float) else v) for k, v in s.items()} for s in steps]}
+            "steps": [{k: (jf(s.get(k)) if isinstance(s.get(k), float) else s.get(k)) for k in STEP_KEYS}
+                      for s in steps]}
 
 
 def bootstrap_se_median(xs, n=2000, seed=0) -> float:
@@ -840,8 +842,9 @@ def md_speed(sp: dict) -> list[str]:
         L.append(f"| {r['key']} | {r['N']} | {r.get('N_is', '-')} | {r['n_lib']} | {r['N_s']} | {r['q']} | "
                  + (f"{fmt_s(s['seconds']['median_s'])} | {fmt_s(s['prepare_seconds'])} | {s['info'].get('iters')} | "
                     if s else "- | - | - | ")
-                 + (f"{fmt_s(c['seconds']['median_s'])} | {parts} | {c['info'].get('scs_status') or c['info'].get('status')}"
-                    f" / {c['info'].get('iters')} | " if c else "- | - | - | ")
+                 + (f"{fmt_s(c['seconds']['median_s'])} | {parts} | "
+                    f"{c['info'].get('scs_status') or c['info'].get('status')} / {c['info'].get('iters')} | "
+                    if c else "- | - | - | ")
                  + (f"{r['speedup']:.0f}x | " if r.get("speedup") else "- | ")
                  + (f"{r['coef_rel_diff']:.1e} | " if r.get("coef_rel_diff") is not None else "- | ")
                  + f"{'-' if not s else ('yes' if s['recovers'] else 'no (%.1e)' % s['rel_err'])} | "
@@ -877,6 +880,24 @@ def reading(res: dict) -> str:
         nf = sum(c["n_failures"] for c in e1["cells"])
         if nf:
             P.append(f"{nf} solver calls raised an error (counted as failures to recover).")
+        if len(cs) - len(few_z) >= 10:
+            P.append(f"(With independent seeds about 5% of cells, i.e. ~{0.05 * (len(cs) - len(few_z)):.1f} here, "
+                     "are expected outside |z| <= 2 by chance.)")
+        steps = [(c["key"], s) for c in e1["cells"] for r in c["runs"] for s in r["steps"]]
+        unconv = [(k, s) for k, s in steps if s.get("status") not in ("converged", "optimal", "solved", None)]
+        if unconv:
+            ok = [s for _, s in unconv if s["success"]]
+            worst = max((s["rel_err"] for s in ok), default=None)
+            P.append(f"{len(unconv)} of {len(steps)} solves stopped at the iteration limit without meeting the "
+                     f"solver's tolerance ({', '.join(sorted({str(s['status']) for _, s in unconv}))}); "
+                     f"{len(ok)} of them still recovered w*" + (f" (rel. error <= {worst:.1e})" if ok else "")
+                     + (f", {len(unconv) - len(ok)} did not (N below the cell's n_recover: "
+                        + ", ".join(f"{k} N={s['N']}" for k, s in unconv if not s["success"]) + ")"
+                        if len(unconv) > len(ok) else "") + ".")
+        tot = sum(s["seconds"] for _, s in steps)
+        P.append(f"E1 solve time {tot:.0f} s over {len(steps)} solves; "
+                 + ", ".join(f"{c['key']} {c['seconds_spent']:.0f} s for {c['n_seeds']} seeds"
+                             for c in sorted(e1["cells"], key=lambda c: -c.get("seconds_spent", 0))[:4]) + ".")
     ref = res.get("reference")
     if ref and ref.get("per_seed"):
         tot = sum(len(v["seeds"]) for v in ref["per_seed"].values())
@@ -898,6 +919,20 @@ def reading(res: dict) -> str:
                              f"{c['info'].get('status')})")
         if parts:
             P.append("Speed-up over cvxpy+SCS: " + "; ".join(parts) + ".")
+        big = [r for r in sp["cases"] if r.get("speedup") and r["n_lib"] >= 1000 and r["group"] == "SE"]
+        for r in big:
+            c, y = r["solvers"]["cvxpy+SCS"], r["solvers"]["symlie"]
+            ci = c["info"]
+            P.append(f"At {r['key']} (N = {r['N']}), cvxpy+SCS takes {fmt_s(c['seconds']['median_s'])}: compilation "
+                     f"{fmt_s(ci.get('compile_seconds'))}, SCS setup {fmt_s(ci.get('scs_setup_seconds'))} (its "
+                     f"sparse factorisation holds the dense (q N_s) x D operator), {ci.get('iters')} SCS iterations "
+                     f"{fmt_s(ci.get('scs_iter_seconds'))}; symlie {fmt_s(y['seconds']['median_s'])} "
+                     f"({y['info'].get('iters')} ADMM iterations) plus {fmt_s(y['prepare_seconds'])} to build the "
+                     f"operator. Both recover w* ({'yes' if y['recovers'] else 'no'}/{'yes' if c['recovers'] else 'no'}"
+                     f"), nuclear norms of the reference S: {y.get('nuclear_norm_ref', float('nan')):.9g} (symlie) "
+                     f"and {c.get('nuclear_norm_ref', float('nan')):.9g} (SCS).")
+        P.append("The speed problems are single solves at one N; inside a binary search, solves just below "
+                 "n_recover can need many more iterations (E1 above: up to the 20000-iteration limit of ADMM).")
     return " ".join(p for p in P if p)
 
 
@@ -957,7 +992,8 @@ def parse_args(argv=None):
     ap.add_argument("--budget-min", type=float, default=25.0, help="time budget of the E1 sweep in minutes "
                                                                   "(0: none); seeds run round-robin over cells")
     ap.add_argument("--scs-time-limit", type=float, default=300.0,
-                    help="SCS time limit (s) on its iterations in the speed section (default 300: with cvxpy compilation and SCS setup, about 10 min at (m=10, d=4, SE))")
+                    help="SCS time limit (s) on its iterations in the speed section (default 300: with cvxpy "
+                         "compilation and SCS setup, about 10 min at (m=10, d=4, SE))")
     ap.add_argument("--speed-seed", type=int, default=0)
     ap.add_argument("--speed-repeats", type=int, default=3, help="timed symlie solves per speed case")
     ap.add_argument("--out", type=Path, default=RESULTS, help="output folder (default benchmarks/results)")
