@@ -7,8 +7,8 @@ One operator, the Lie derivative
 serves enforcing, discovering and promoting symmetry. See :mod:`symlie.derivative` for the convention.
 """
 from ._validation import NotClosedError, SymlieError
-from .algebra import (LieAlgebra, aff, direct_sum, gl, lorentz, scaling, se, sim, sl, so, so_pq, sp, span,
-                      symplectic_form, t)
+from .algebra import (LieAlgebra, aff, direct_sum, gl, lorentz, parse_algebra, scaling, se, sim, sl, so, so_pq, sp,
+                      span, symplectic_form, t)
 from .enforce import (BasisBlock, EquivariantBasis, clear_basis_cache, constraint_matrix, equivariant_basis,
                       invariant_basis)
 from .derivative import lie_bracket, lie_derivative, lie_derivative_dynamics, lie_derivative_linear, transform
@@ -28,7 +28,7 @@ __all__ = [
     "__version__", "SymlieError", "NotClosedError",
     # algebras
     "LieAlgebra", "gl", "sl", "so", "so_pq", "lorentz", "sp", "t", "se", "sim", "aff", "scaling",
-    "direct_sum", "span", "symplectic_form",
+    "direct_sum", "span", "symplectic_form", "parse_algebra",
     # groups
     "Group", "as_group", "SO", "O", "SE", "E", "T", "SL", "GL", "Sp", "Lorentz", "S", "Z", "direct_product",
     "minkowski_metric",

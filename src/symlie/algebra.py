@@ -561,3 +561,49 @@ def scaling(n: int, *, normalize: bool = True) -> LieAlgebra:
     """The dilation algebra of R^n: the single generator I (I / sqrt(n) when normalized); dim 1."""
     _check_n(n, "n")
     return _finish([torch.eye(n, dtype=DEFAULT_DTYPE)], f"scaling({n})", normalize, n)
+
+
+# ---------------------------------------------------------------------- names on the command line
+_NAMED = {"gl": "gl(n)", "sl": "sl(n)", "so": "so(n) or so(p,q)", "sp": "sp(2n)", "t": "t(n)", "se": "se(n)",
+          "sim": "sim(n)", "aff": "aff(n)", "scaling": "scaling(n)", "lorentz": "lorentz"}
+
+
+def parse_algebra(spec: str) -> LieAlgebra:
+    """A candidate algebra from its name: ``"so(3)"``, ``"gl(4)"``, ``"se(2)"``, ``"so(1,3)"``, ``"sl(2)"``,
+    ``"t(3)"``, ``"sp(4)"``, ``"sim(2)"``, ``"aff(2)"``, ``"scaling(3)"``, ``"lorentz"``, and sums such as
+    ``"so(3)+t(3)"``, which mean the :func:`span` on the same space (here se(3)); the span is checked to close.
+
+    Raises ``ValueError`` listing the valid names for anything else.
+    """
+    import re
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"candidates: expected an algebra name such as 'so(3)', got {spec!r}")
+    valid = ", ".join(_NAMED.values())
+    parts = [p.strip() for p in spec.replace(" ", "").split("+")]
+    algs = []
+    for part in parts:
+        if part == "lorentz":
+            algs.append(lorentz())
+            continue
+        m = re.fullmatch(r"([a-z]+)\((\d+)(?:,(\d+))?\)", part)
+        if not m or m.group(1) not in _NAMED or m.group(1) == "lorentz":
+            raise ValueError(f"candidates: cannot read {part!r} in {spec!r}; valid names: {valid}, and sums such "
+                             f"as 'so(3)+t(3)'")
+        kind, a, b = m.group(1), int(m.group(2)), m.group(3)
+        if b is not None and kind != "so":
+            raise ValueError(f"candidates: {part!r}: only so(p,q) takes two numbers; valid names: {valid}")
+        fn = {"gl": gl, "sl": sl, "sp": sp, "t": t, "se": se, "sim": sim, "aff": aff, "scaling": scaling}.get(kind)
+        try:
+            algs.append(so(a, int(b)) if kind == "so" and b is not None else (so(a) if kind == "so" else fn(a)))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"candidates: {part!r}: {exc}") from None
+    if len(algs) == 1:
+        return algs[0]
+    try:
+        out = span(*algs, name=spec.replace(" ", ""))
+    except ValueError as exc:
+        raise ValueError(f"candidates: {spec!r}: {exc}") from None
+    if not out.is_closed(1e-10):
+        raise NotClosedError(f"candidates: {spec!r} does not close under the bracket (relative residual "
+                             f"{out.closure_error():.2e}); add the missing generators")
+    return out

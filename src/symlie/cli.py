@@ -15,7 +15,91 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--points", type=int, default=200, help="random sample points per model (default 200)")
     d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     d.add_argument("--json", action="store_true", help="print machine-readable JSON instead of a table")
+    c = sub.add_parser("discover", help="the symmetry algebra of a data set (CSV, NPZ or HDF5)",
+                       description="Fit a model Y ~ F(X) and find its symmetries inside a candidate algebra, or "
+                                   "(without --outputs) the symmetries of the point cloud X.")
+    c.add_argument("file", metavar="FILE", help="data file: .csv (header row), .npz or .h5/.hdf5")
+    c.add_argument("--inputs", help="comma-separated input columns (default: all columns not in --outputs)")
+    c.add_argument("--outputs", help="comma-separated output columns; omit for a point cloud")
+    c.add_argument("--candidates", required=True,
+                   help="candidate algebra, e.g. 'gl(3)', 'so(3)', 'se(2)', 'so(1,3)', 'sl(2)', 't(3)', 'so(3)+t(3)'")
+    c.add_argument("--model", default="poly:2",
+                   help="fitted model: 'poly:DEGREE' (default poly:2), 'mlp', or a saved torch model (.pt, "
+                        "torch.save of a module)")
+    c.add_argument("--rule", default="auto", choices=["auto", "rtol", "gap"],
+                   help="rank rule (default auto: tolerance from the fit's held-out error; gap for point clouds)")
+    c.add_argument("--rtol", type=float, help="relative tolerance of the rtol rule")
+    c.add_argument("--min-gap", type=float, default=10.0, help="smallest ratio counted as a gap (default 10)")
+    c.add_argument("--drop-nan", action="store_true", help="drop rows with NaN/Inf instead of refusing them")
+    c.add_argument("--seed", type=int, default=0, help="seed of the train/validation split and the MLP (default 0)")
+    c.add_argument("--json", action="store_true", help="print the result as JSON")
+    c.add_argument("--out", help="also save the result (JSON) in this folder")
     return p
+
+
+def _discover(args, parser) -> int:
+    import json
+    from pathlib import Path
+
+    import torch
+
+    from .algebra import parse_algebra
+    from .discovery import discover_data
+    from .groups import as_group
+    from .io import DataError, load_table
+    from .reps import Point, V
+
+    try:
+        table = load_table(args.file, args.inputs, args.outputs, drop_nan=args.drop_nan)
+        cand = parse_algebra(args.candidates)
+    except (DataError, ValueError) as exc:
+        print(f"symlie discover: error: {exc}", file=sys.stderr)
+        return 2
+    n_in = table.X.shape[1]
+    n = cand.n
+    if n_in % n:
+        print(f"symlie discover: error: --candidates {args.candidates} acts on R^{n} but there are {n_in} input "
+              f"columns (a multiple of {n} is needed: each block of {n} columns is one vector)", file=sys.stderr)
+        return 2
+    G = as_group(cand)
+    rep_in = Point(G) if cand.affine else V(G)
+    for _ in range(n_in // n - 1):
+        rep_in = rep_in + (Point(G) if cand.affine else V(G))
+    model = args.model
+    kw = {}
+    if model.startswith("poly"):
+        try:
+            kw["degree"] = int(model.split(":", 1)[1]) if ":" in model else 2
+        except ValueError:
+            print(f"symlie discover: error: --model {model!r}: expected poly:DEGREE, e.g. poly:2", file=sys.stderr)
+            return 2
+        model = "poly"
+    elif model != "mlp":
+        path = Path(model)
+        if not path.is_file():
+            print(f"symlie discover: error: --model {model!r}: expected 'poly:DEGREE', 'mlp' or a saved torch model "
+                  f"file", file=sys.stderr)
+            return 2
+        model = torch.load(path, weights_only=False)
+    try:
+        res = discover_data(table.X, table.Y, cand, model=model, rep_in=rep_in, rule=args.rule, rtol=args.rtol,
+                            min_gap=args.min_gap, seed=args.seed, **kw)
+    except ValueError as exc:
+        print(f"symlie discover: error: {exc}", file=sys.stderr)
+        return 1
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        res.save(out / "symmetry.json")
+    if args.json:
+        d = res.to_dict()
+        d["inputs"], d["outputs"], d["rows_dropped"] = table.input_names, table.output_names, table.n_dropped
+        print(json.dumps(d))
+    else:
+        print(res.summary())
+        if table.n_dropped:
+            print(f"  ({table.n_dropped} rows with NaN/Inf dropped)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         results = run_demo(n_points=args.points, seed=args.seed, as_json=args.json)
         ok = all(r["found_dim"] == r["expected_dim"] for r in results)
         return 0 if ok else 1
+    if args.command == "discover":
+        return _discover(args, parser)
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
     return 2
 
