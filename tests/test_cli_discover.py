@@ -110,3 +110,37 @@ def test_parse_algebra_names_and_sums():
         parse_algebra("so3")
     with pytest.raises(sl.NotClosedError, match="does not close"):
         parse_algebra("so(3)+so(1,2)")                  # rotations and boosts of R^3 generate more than their span
+
+
+def test_enforce_command_saves_the_basis(tmp_path, capsys):
+    out = tmp_path / "b.npz"
+    assert main(["enforce", "--group", "SO(3)", "--rep-in", "V*V", "--rep-out", "V*V", "--out", str(out)]) == 0
+    z = np.load(out)
+    assert z["basis"].shape == (81, 3) and int(z["dim"]) == 3
+    assert main(["enforce", "--group", "Lorentz", "--rep-in", "V", "--rep-out", "T(2,1)", "--out", str(out)]) == 0
+    assert int(np.load(out)["dim"]) == 3
+    assert main(["enforce", "--group", "SU(3)", "--rep-in", "V", "--rep-out", "V", "--out", str(out)]) == 2
+    assert "valid names: SO(n)" in capsys.readouterr().err
+    assert main(["enforce", "--group", "SO(3)", "--rep-in", "V", "--rep-out", "__import__('os')", "--out",
+                 str(out)]) == 2
+    assert "may only combine V, Scalar, Covector" in capsys.readouterr().err
+
+
+def test_promote_command_regression_and_sindy(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = 2 * rng.random((30, 3)) - 1
+    path = _csv(tmp_path / "r.csv", ["x", "y", "z", "f"], np.c_[X, X[:, 0] ** 2 + X[:, 1] ** 2])
+    assert main(["promote", str(path), "--outputs", "f", "--candidates", "se(3)", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["kept_dim"] == 2 and d["equations"] == ["f = 1.000 x^2 + 1.000 y^2"]   # rotation about z + shift along z
+    X2 = 2 * rng.random((200, 3)) - 1
+    x, y, z = X2.T
+    r2 = x ** 2 + y ** 2
+    D = np.c_[x * (1 - r2) - y, y * (1 - r2) + x, -0.5 * z] + 0.01 * rng.normal(size=(200, 3))
+    path = _csv(tmp_path / "s.csv", ["x", "y", "z", "dx", "dy", "dz"], np.c_[X2, D])
+    assert main(["promote", str(path), "--inputs", "x,y,z", "--outputs", "dx,dy,dz", "--candidates", "so(3)",
+                 "--degree", "3", "--sindy", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["kept_dim"] == 1 and d["kept_name"] == "so(2)"
+    assert main(["promote", str(path), "--outputs", "dx", "--candidates", "so(2)"]) == 2
+    assert "acts on R^2 but there are 5 input columns" in capsys.readouterr().err

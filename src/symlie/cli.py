@@ -34,7 +34,92 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0, help="seed of the train/validation split and the MLP (default 0)")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     c.add_argument("--out", help="also save the result (JSON) in this folder")
+    e = sub.add_parser("enforce", help="the basis of equivariant linear maps between two representations",
+                       description="Equivariant linear maps rep_in -> rep_out of a group, saved to a .npz file "
+                                   "(basis (n_out * n_in, k), singular spectra, rank rule).")
+    e.add_argument("--group", required=True, help="group: SO(n), O(n), SO(p,q), O(p,q), SE(n), E(n), T(n), SL(n), "
+                                                   "GL(n), Sp(2n), Lorentz, S(n), Z(n)")
+    e.add_argument("--rep-in", required=True, help="input representation, e.g. 'V', 'V*V', '2*V+Scalar', 'T(2,1)', 'V.dual()'")
+    e.add_argument("--rep-out", required=True, help="output representation (same syntax)")
+    e.add_argument("--out", required=True, help="output .npz file")
+    p2 = sub.add_parser("promote", help="fit a regression or SINDy model with a promoted candidate group",
+                        description="Nuclear-norm promotion of a candidate algebra in a polynomial regression "
+                                    "(Y ~ W Phi(X)) or SINDy model (--sindy: outputs are time derivatives).")
+    p2.add_argument("file", metavar="FILE", help="data file: .csv (header row), .npz or .h5/.hdf5")
+    p2.add_argument("--inputs", help="comma-separated input columns (default: all columns not in --outputs)")
+    p2.add_argument("--outputs", required=True, help="comma-separated output (or derivative) columns")
+    p2.add_argument("--candidates", required=True, help="candidate algebra, e.g. 'so(3)', 'se(2)', 'gl(3)'")
+    p2.add_argument("--degree", type=int, default=2, help="polynomial library degree (default 2)")
+    p2.add_argument("--lam", type=float, help="penalty weight (default: exact interpolation for regression, 1e-2 "
+                                              "for --sindy)")
+    p2.add_argument("--sindy", action="store_true", help="outputs are the time derivatives of the inputs")
+    p2.add_argument("--threshold", type=float, default=0.05, help="SINDy threshold (default 0.05)")
+    p2.add_argument("--drop-nan", action="store_true", help="drop rows with NaN/Inf instead of refusing them")
+    p2.add_argument("--json", action="store_true", help="print the result as JSON")
     return p
+
+
+def _fail(cmd: str, msg, code: int) -> int:
+    print(f"symlie {cmd}: error: {msg}", file=sys.stderr)
+    return code
+
+
+def _enforce(args) -> int:
+    import numpy as np
+
+    from .enforce import equivariant_basis
+    from .groups import parse_group
+    from .reps import parse_rep
+    try:
+        G = parse_group(args.group)
+        ri, ro = parse_rep(args.rep_in, G, "--rep-in"), parse_rep(args.rep_out, G, "--rep-out")
+    except ValueError as exc:
+        return _fail("enforce", exc, 2)
+    B = equivariant_basis(ri, ro)
+    np.savez(args.out, basis=B.basis.numpy(), n_in=ri.size, n_out=ro.size, dim=B.dim)
+    print(B.summary().splitlines()[0])
+    print(f"saved the ({ro.size * ri.size}, {B.dim}) basis to {args.out}")
+    return 0
+
+
+def _promote(args) -> int:
+    import json
+
+    from .algebra import parse_algebra
+    from .io import DataError, load_table
+    from .library import PolynomialLibrary
+    from .regression import SymmetricRegressor
+    from .sindy import SymmetricSINDy
+    try:
+        table = load_table(args.file, args.inputs, args.outputs, drop_nan=args.drop_nan)
+        cand = parse_algebra(args.candidates)
+    except ValueError as exc:
+        return _fail("promote", exc, 2)
+    if cand.n != table.X.shape[1]:
+        return _fail("promote", f"--candidates {args.candidates} acts on R^{cand.n} but there are "
+                                f"{table.X.shape[1]} input columns", 2)
+    lib = PolynomialLibrary(args.degree)
+    try:
+        if args.sindy:
+            model = SymmetricSINDy(lib, cand, mode="promote", threshold=args.threshold,
+                                   lam=1e-2 if args.lam is None else args.lam).fit(table.X, table.Y)
+            eqs = model.equations(table.input_names)
+        else:
+            if cand.affine is False and table.Y.shape[1] != 1:
+                return _fail("promote", "regression promotion takes one output column here (invariant target)", 2)
+            model = SymmetricRegressor(lib, cand, mode="promote", lam=args.lam).fit(table.X, table.Y)
+            eqs = model.equations(table.input_names, table.output_names)
+    except (DataError, ValueError) as exc:
+        return _fail("promote", exc, 1)
+    sym = model.symmetry_
+    if args.json:
+        print(json.dumps({"kept_dim": sym.dim, "kept_name": sym.identification.get("name"),
+                          "singular_values": sym.singular_values.tolist(), "equations": eqs,
+                          "coef": model.coef_.tolist(), "converged": model.promotion_.converged}))
+    else:
+        print(sym.summary())
+        print("\n".join(eqs))
+    return 0
 
 
 def _discover(args, parser) -> int:
@@ -117,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if ok else 1
     if args.command == "discover":
         return _discover(args, parser)
+    if args.command == "enforce":
+        return _enforce(args)
+    if args.command == "promote":
+        return _promote(args)
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
     return 2
 

@@ -287,3 +287,26 @@ def Z(n: int) -> Group:
     _alg._check_n(n, "n", 2)
     cyc = [(i + 1) % n for i in range(n)]
     return Group(LieAlgebra(torch.zeros(0, n, n), size=n, name="0"), _perm_matrix(cyc), name=f"Z({n})")
+
+
+def parse_group(spec: str) -> Group:
+    """A group from its name: ``SO(n)``, ``O(n)``, ``SO(p,q)``, ``O(p,q)``, ``SE(n)``, ``E(n)``, ``T(n)``,
+    ``SL(n)``, ``GL(n)``, ``Sp(2n)``, ``Lorentz``, ``S(n)``, ``Z(n)``; a ``ValueError`` lists them otherwise."""
+    import re
+    valid = "SO(n), O(n), SO(p,q), O(p,q), SE(n), E(n), T(n), SL(n), GL(n), Sp(2n), Lorentz, S(n), Z(n)"
+    if not isinstance(spec, str):
+        raise ValueError(f"--group: expected a group name ({valid}), got {spec!r}")
+    s = spec.replace(" ", "")
+    if s.lower() == "lorentz":
+        return Lorentz()
+    m = re.fullmatch(r"(SO|O|SE|E|T|SL|GL|Sp|S|Z)\((\d+)(?:,(\d+))?\)", s)
+    if not m:
+        raise ValueError(f"--group: cannot read {spec!r}; valid names: {valid}")
+    kind, a, b = m.group(1), int(m.group(2)), m.group(3)
+    if b is not None and kind not in ("SO", "O"):
+        raise ValueError(f"--group: {spec!r}: only SO(p,q) and O(p,q) take two numbers; valid names: {valid}")
+    fn = {"SO": SO, "O": O, "SE": SE, "E": E, "T": T, "SL": SL, "GL": GL, "Sp": Sp, "S": S, "Z": Z}[kind]
+    try:
+        return fn(a, int(b)) if b is not None else fn(a)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"--group: {spec!r}: {exc}") from None

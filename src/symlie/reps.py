@@ -550,3 +550,34 @@ class Point(Rep):
 
     def _str(self) -> str:
         return "P" if not self.is_linear else "V"
+
+
+def parse_rep(spec: str, G, name: str = "rep") -> Rep:
+    """A representation of G from an expression in ``V``, ``Scalar``, ``Covector``, ``T(p, q)`` with ``+``,
+    ``*`` (tensor product), ``**`` and integer multiplicities, e.g. ``"V*V"``, ``"2*V+Scalar"``, ``"T(2,1)"``,
+    ``"V.dual()"``. Only these names are available to the expression (no Python builtins)."""
+    import ast
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"{name}: expected a representation expression such as 'V*V', got {spec!r}")
+    allowed = (ast.Expression, ast.BinOp, ast.Add, ast.Mult, ast.Pow, ast.Name, ast.Load, ast.Constant, ast.Call,
+               ast.Attribute)
+    try:
+        tree = ast.parse(spec, mode="eval")
+    except SyntaxError as exc:
+        raise ValueError(f"{name}: cannot parse {spec!r}: {exc.msg}") from None
+    names = {"V", "Scalar", "Covector", "T"}
+    for node in ast.walk(tree):
+        if not isinstance(node, allowed) or (isinstance(node, ast.Attribute) and node.attr != "dual") or \
+                (isinstance(node, ast.Name) and node.id not in names):
+            raise ValueError(f"{name}: {spec!r} may only combine V, Scalar, Covector, T(p,q) with +, *, ** and "
+                             f"integers (and .dual())")
+    env = {"V": V(G), "Scalar": Scalar(G), "Covector": Covector(G), "T": lambda p, q: TensorRep(G, p, q)}
+    try:
+        rep = eval(compile(tree, name, "eval"), {"__builtins__": {}}, env)  # noqa: S307 - checked AST, no builtins
+    except NameError as exc:
+        raise ValueError(f"{name}: {exc}; available: V, Scalar, Covector, T(p, q)") from None
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: {spec!r}: {exc}") from None
+    if not isinstance(rep, Rep):
+        raise ValueError(f"{name}: {spec!r} is not a representation")
+    return rep
