@@ -144,3 +144,31 @@ def test_promote_command_regression_and_sindy(tmp_path, capsys):
     assert d["kept_dim"] == 1 and d["kept_name"] == "so(2)"
     assert main(["promote", str(path), "--outputs", "dx", "--candidates", "so(2)"]) == 2
     assert "acts on R^2 but there are 5 input columns" in capsys.readouterr().err
+
+
+def test_report_folder_has_valid_png_plots(sphere_csv, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "report"
+    assert main(["discover", str(sphere_csv), "--outputs", "y", "--candidates", "gl(3)", "--out", str(out)]) == 0
+    assert f"report: {out / 'report.md'}" in capsys.readouterr().out
+    for name in ("spectrum.png", "generators.png"):
+        data = (out / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
+    md = (out / "report.md").read_text()
+    assert "![spectrum](spectrum.png)" in md and "so(3)" in md and "inputs x1, x2, x3" in md
+
+
+def test_write_report_without_symmetry_has_no_generator_plot(tmp_path):
+    import torch
+    pytest.importorskip("matplotlib")
+    from symlie.report import write_report
+    X = torch_randn(100, 3)
+    res = sl.discover(lambda x: x[:, 0] ** 3 + x[:, 1] * x[:, 2] + torch.sin(x[:, 2]), X, sl.gl(3))
+    rep = write_report(res, tmp_path / "r")
+    assert res.dim == 0 and [p.name for p in rep["plots"]] == ["spectrum.png"]
+    assert (tmp_path / "r" / "spectrum.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def torch_randn(n, d):
+    import torch
+    return torch.randn(n, d, dtype=torch.float64, generator=torch.Generator().manual_seed(3))

@@ -33,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--drop-nan", action="store_true", help="drop rows with NaN/Inf instead of refusing them")
     c.add_argument("--seed", type=int, default=0, help="seed of the train/validation split and the MLP (default 0)")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
-    c.add_argument("--out", help="also save the result (JSON) in this folder")
+    c.add_argument("--out", help="write a report to this folder: symmetry.json, report.md and PNG plots (spectrum, "
+                                 "generators; plots need symlie[plot])")
     e = sub.add_parser("enforce", help="the basis of equivariant linear maps between two representations",
                        description="Equivariant linear maps rep_in -> rep_out of a group, saved to a .npz file "
                                    "(basis (n_out * n_in, k), singular spectra, rank rule).")
@@ -173,9 +174,17 @@ def _discover(args, parser) -> int:
         print(f"symlie discover: error: {exc}", file=sys.stderr)
         return 1
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        res.save(out / "symmetry.json")
+        from .report import write_report
+        notes = [f"data: {args.file}; inputs {', '.join(table.input_names)}"
+                 + (f"; outputs {', '.join(table.output_names)}" if table.output_names else " (point cloud)")]
+        if table.n_dropped:
+            notes.append(f"{table.n_dropped} rows with NaN/Inf dropped")
+        rep = write_report(res, args.out, title=f"symlie discover: {Path(args.file).name}", notes=notes)
+        if rep["plots_skipped"]:
+            print(f"symlie discover: warning: {rep['plots_skipped']} (wrote {rep['json']} and {rep['markdown']})",
+                  file=sys.stderr)
+        elif not args.json:
+            print(f"report: {rep['markdown']}")
     if args.json:
         d = res.to_dict()
         d["inputs"], d["outputs"], d["rows_dropped"] = table.input_names, table.output_names, table.n_dropped

@@ -1,0 +1,112 @@
+"""Reports people can look at: a folder with the result (JSON), PNG plots and a markdown page.
+
+:func:`write_report` turns a :class:`symlie.SymmetryResult` into ``symmetry.json``, ``spectrum.png`` (the
+normalised singular spectrum on a log scale, the rank threshold and the cut marked), ``generators.png`` (heat
+maps of the discovered generators) and ``report.md`` (the summary and the pictures). Plots need matplotlib
+(``pip install 'symlie[plot]'``); :func:`plots_available` says whether it is installed.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+__all__ = ["write_report", "plot_spectrum", "plot_generators", "plots_available", "PLOT_HINT"]
+
+PLOT_HINT = "plots need matplotlib: pip install 'symlie[plot]'"
+
+
+def plots_available() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise ImportError(PLOT_HINT) from exc
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_spectrum(result, path) -> Path:
+    """Bar plot of the normalised spectrum (log scale) with the threshold and the rank cut; saved as PNG."""
+    plt = _pyplot()
+    s = [max(float(v), 1e-18) for v in result.normalized_spectrum]
+    q, rank = len(s), result.rank
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.35 * q + 2), 3.2), dpi=110)
+    colors = ["#c0504d" if i < rank else "#4f81bd" for i in range(q)]
+    ax.bar(range(1, q + 1), s, color=colors)
+    ax.set_yscale("log")
+    ref = result.reference
+    if result.threshold > 0 and ref > 0:
+        ax.axhline(result.threshold / ref, color="k", ls="--", lw=1, label="threshold")
+    if 0 < rank < q:
+        ax.axvline(rank + 0.5, color="#555555", ls=":", lw=1.5, label=f"cut: {q - rank} symmetric")
+    ax.set_xlabel("singular value index (broken: red, symmetric: blue)")
+    ax.set_ylabel("sigma / reference")
+    name = result.identification.get("name") or "unidentified"
+    gap = result.gap_ratio
+    gtxt = "-" if math.isnan(gap) else ("inf" if math.isinf(gap) else f"{gap:.3g}")
+    ax.set_title(f"{result.candidates.name}: found {name} (dim {result.dim}), gap {gtxt}", fontsize=9)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_generators(result, path, max_generators: int = 12) -> Path | None:
+    """Heat maps of the discovered generators (up to ``max_generators``); None when nothing was found."""
+    if result.dim == 0:
+        return None
+    plt = _pyplot()
+    G = result.generators[:max_generators].numpy()
+    k = G.shape[0]
+    cols = min(k, 6)
+    rows = (k + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(1.8 * cols + 0.6, 1.8 * rows + 0.4), dpi=110, squeeze=False)
+    vmax = float(abs(G).max()) or 1.0
+    for i, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if i < k:
+            ax.imshow(G[i], cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+            ax.set_title(f"xi'_{i + 1}", fontsize=8)
+    fig.suptitle(f"discovered generators ({result.identification.get('name') or 'unidentified'})", fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def write_report(result, out_dir, *, title: str = "symlie symmetry report", notes: list[str] | None = None) -> dict:
+    """Write ``symmetry.json``, the PNG plots (when matplotlib is installed) and ``report.md`` to ``out_dir``.
+
+    Returns {"dir", "json", "markdown", "plots": [paths], "plots_skipped": reason or None}.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    js = result.save(out / "symmetry.json")
+    plots, skipped = [], None
+    if plots_available():
+        plots.append(plot_spectrum(result, out / "spectrum.png"))
+        g = plot_generators(result, out / "generators.png")
+        if g is not None:
+            plots.append(g)
+    else:
+        skipped = PLOT_HINT
+    lines = [f"# {title}", "", "```", result.summary(), "```", ""]
+    lines += [f"- {n}" for n in (notes or [])]
+    if notes:
+        lines.append("")
+    for p in plots:
+        lines += [f"![{p.stem}]({p.name})", ""]
+    if skipped:
+        lines += [f"(no plots: {skipped})", ""]
+    md = out / "report.md"
+    md.write_text("\n".join(lines))
+    return {"dir": out, "json": js, "markdown": md, "plots": plots, "plots_skipped": skipped}
