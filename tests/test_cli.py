@@ -38,3 +38,18 @@ def test_cli_usage_errors():
 def test_module_entry_point_version():
     out = subprocess.run([sys.executable, "-m", "symlie", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("symlie ")
+
+
+def test_tour_enforces_discovers_promotes_and_writes_a_report(tmp_path):
+    from symlie.tour import run_tour
+    buf = io.StringIO()
+    res = run_tour(tmp_path / "rep", steps=400, stream=buf)
+    assert res["enforce"]["basis_dim"] == 3 and res["enforce"]["n_free"] == 2 and res["enforce"]["max_error"] < 1e-10
+    assert res["promote_regression"]["kept_dim"] == 4 and res["promote_regression"]["error_promoted"] < 1e-5
+    assert res["promote_regression"]["error_plain"] > 1e-2
+    assert res["promote_dynamics"]["kept_dim"] == 1 and res["promote_dynamics"]["distance_to_z"] < 5e-3
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "## 4. promote (dynamics)" in md and f"report: {(tmp_path / 'rep' / 'report.md').resolve()}" in buf.getvalue()
+    pytest.importorskip("matplotlib")
+    for name in ("discover_spectrum.png", "promote_regression_spectrum.png", "promote_dynamics_spectrum.png"):
+        assert (tmp_path / "rep" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

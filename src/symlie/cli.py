@@ -15,6 +15,10 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--points", type=int, default=200, help="random sample points per model (default 200)")
     d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     d.add_argument("--json", action="store_true", help="print machine-readable JSON instead of a table")
+    d.add_argument("--no-tour", action="store_true", help="only the spectra table (skip the enforce / discover / "
+                                                          "promote tour and its report)")
+    d.add_argument("--out", default="symlie-demo-report", help="report folder of the tour (default "
+                                                                "symlie-demo-report)")
     c = sub.add_parser("discover", help="the symmetry algebra of a data set (CSV, NPZ or HDF5)",
                        description="Fit a model Y ~ F(X) and find its symmetries inside a candidate algebra, or "
                                    "(without --outputs) the symmetries of the point cloud X.")
@@ -208,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         from .demo import run_demo
         results = run_demo(n_points=args.points, seed=args.seed, as_json=args.json)
         ok = all(r["found_dim"] == r["expected_dim"] for r in results)
+        if not args.json and not args.no_tour:
+            from .tour import run_tour
+            run_tour(args.out, seed=args.seed)
         return 0 if ok else 1
     if args.command == "discover":
         return _discover(args, parser)
