@@ -51,5 +51,6 @@ def test_tour_enforces_discovers_promotes_and_writes_a_report(tmp_path):
     md = (tmp_path / "rep" / "report.md").read_text()
     assert "## 4. promote (dynamics)" in md and f"report: {(tmp_path / 'rep' / 'report.md').resolve()}" in buf.getvalue()
     pytest.importorskip("matplotlib")
-    for name in ("discover_spectrum.png", "promote_regression_spectrum.png", "promote_dynamics_spectrum.png"):
+    for name in ("discover_spectrum.png", "promote_regression_spectrum.png", "promote_dynamics_spectrum.png",
+                 "promote_recovery.png", "promote_dynamics_field.png"):
         assert (tmp_path / "rep" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -110,3 +110,46 @@ def write_report(result, out_dir, *, title: str = "symlie symmetry report", note
     md = out / "report.md"
     md.write_text("\n".join(lines))
     return {"dir": out, "json": js, "markdown": md, "plots": plots, "plots_skipped": skipped}
+
+
+def plot_recovery(ns, errors: dict, path, *, title: str = "coefficient recovery") -> Path:
+    """Recovery curves: error versus number of samples, one line per method (log scale); saved as PNG."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.6, 3.2), dpi=110)
+    for label, errs in errors.items():
+        ax.plot(list(ns), [max(float(e), 1e-16) for e in errs], marker="o", label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("number of samples N")
+    ax.set_ylabel("max error on held-out points")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_vector_field(fields: dict, path, *, lim: float = 1.2, n: int = 15, title: str = "vector field") -> Path:
+    """Quiver plots of planar fields (z = 0 slices of R^3 -> R^3 fields, or R^2 fields), side by side."""
+    import torch
+    plt = _pyplot()
+    g = torch.linspace(-lim, lim, n, dtype=torch.float64)
+    X, Y = torch.meshgrid(g, g, indexing="xy")
+    fig, axes = plt.subplots(1, len(fields), figsize=(3.2 * len(fields), 3.2), dpi=110, squeeze=False)
+    for ax, (label, f) in zip(axes[0], fields.items()):
+        pts = torch.stack([X.reshape(-1), Y.reshape(-1)], 1)
+        try:
+            V = f(torch.cat([pts, torch.zeros(pts.shape[0], 1, dtype=pts.dtype)], 1))
+        except (RuntimeError, ValueError):
+            V = f(pts)
+        V = torch.as_tensor(V).detach()
+        ax.quiver(X.numpy(), Y.numpy(), V[:, 0].reshape(n, n).numpy(), V[:, 1].reshape(n, n).numpy(), color="#4f81bd")
+        ax.set_title(label, fontsize=9)
+        ax.set_aspect("equal")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

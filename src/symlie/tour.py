@@ -35,7 +35,7 @@ def _bar(i: int, n: int, label: str, stream, width: int = 24) -> None:
 def run_tour(out_dir="symlie-demo-report", *, seed: int = 0, steps: int = 1500, stream=None) -> dict:
     """Run the four steps, print their tables, write the report folder; returns a dict of the results."""
     import symlie as sl
-    from .report import PLOT_HINT, plot_generators, plot_spectrum, plots_available
+    from .report import PLOT_HINT, plot_generators, plot_recovery, plot_spectrum, plot_vector_field, plots_available
 
     out = stream or sys.stdout
     folder = Path(out_dir)
@@ -109,7 +109,16 @@ def run_tour(out_dir="symlie-demo-report", *, seed: int = 0, steps: int = 1500, 
            f"max error {ep:.1e}", f"- minimum-norm least squares: max error {e0:.1e}", ""]
     if plots:
         p = plot_spectrum(prom.symmetry_, folder / "promote_regression_spectrum.png")
-        md += [f"![kept spectrum]({p.name})", ""]
+        ns, ep_n, e0_n = [6, 10, 14, 16, 18, 21], [], []
+        Xpool = 2 * torch.rand(21, 5, generator=g, dtype=torch.float64) - 1
+        for n in ns:                                   # recovery curve on a nested pool of samples
+            a = sl.SymmetricRegressor(sl.PolynomialLibrary(2), sl.t(5), mode="promote").fit(Xpool[:n], f5(Xpool[:n]))
+            b = sl.SymmetricRegressor(sl.PolynomialLibrary(2), mode="none").fit(Xpool[:n], f5(Xpool[:n]))
+            ep_n.append(float((a.predict(Xte) - f5(Xte)).abs().max()))
+            e0_n.append(float((b.predict(Xte) - f5(Xte)).abs().max()))
+        r = plot_recovery(ns, {"promoted t(5)": ep_n, "least squares": e0_n}, folder / "promote_recovery.png",
+                          title="phi(u . x), 21 coefficients: error vs samples")
+        md += [f"![kept spectrum]({p.name})", "", f"![recovery]({r.name})", ""]
 
     # 4. promote dynamics ------------------------------------------------------------------------------------
     print("\n[4/4] promote: SINDy with candidates so(3) for a field symmetric about z only (noise 0.01)", file=out)
@@ -133,7 +142,9 @@ def run_tour(out_dir="symlie-demo-report", *, seed: int = 0, steps: int = 1500, 
            f"(distance to the z rotation {dz:.1g} rad)", "", "```", *sindy.equations(["x", "y", "z"]), "```", ""]
     if plots:
         p = plot_spectrum(sindy.symmetry_, folder / "promote_dynamics_spectrum.png")
-        md += [f"![kept spectrum]({p.name})", ""]
+        v = plot_vector_field({"true field (z = 0)": field, "promoted SINDy (z = 0)": sindy.predict},
+                              folder / "promote_dynamics_field.png", title="x' = f(x) in the plane z = 0")
+        md += [f"![kept spectrum]({p.name})", "", f"![vector field]({v.name})", ""]
     if not plots:
         md += [f"(no plots: {PLOT_HINT})", ""]
     report = folder / "report.md"
