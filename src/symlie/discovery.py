@@ -57,6 +57,9 @@ DEFAULT_RTOL = {torch.float64: 1e-6, torch.float32: 1e-3}
 #: (a span estimated from a noisy or fitted model is only as closed as it is symmetric)
 CLOSURE_TOL_FLOOR = 1e-8
 CLOSURE_NOISE_FACTOR = 10.0
+#: identification of a noisy result uses the noise-scaled closure tolerance as its rank tolerance, capped here
+#: (beyond it structure constants themselves would count as zero and e.g. so(3) would read as abelian)
+IDENTIFY_RTOL_MAX = 1e-2
 #: discover_data's "auto" rule: rtol = FIT_TOL_FACTOR x the fit's relative RMS error (sqrt(1 - R^2))
 FIT_TOL_FACTOR = 10.0
 #: discover_data warns when the fit's R^2 is below this
@@ -444,7 +447,7 @@ def _finish(alg: LieAlgebra, R: torch.Tensor, total_weight: float, scale: float,
         ident = identify_algebra(LieAlgebra(alg.basis.new_zeros(0, alg.matrix_size, alg.matrix_size),
                                             size=alg.matrix_size))
     elif closure <= closure_tol:
-        ident = identify_algebra(found, rtol=max(closure_tol, 1e-8), closure_tol=closure_tol)
+        ident = identify_algebra(found, rtol=min(max(closure_tol, 1e-8), IDENTIFY_RTOL_MAX), closure_tol=closure_tol)
     else:
         ident = {"name": None, "aliases": [], "dim": coeffs.shape[0],
                  "description": f"the found span does not close (relative residual {closure:.2e} > closure_tol="
