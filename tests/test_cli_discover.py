@@ -172,3 +172,18 @@ def test_write_report_without_symmetry_has_no_generator_plot(tmp_path):
 def torch_randn(n, d):
     import torch
     return torch.randn(n, d, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+
+
+def test_hdf5_input_with_a_nested_dataset(tmp_path, capsys):
+    h5py = pytest.importorskip("h5py")
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(200, 3))
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        f.create_dataset("inputs/x", data=X)
+        f.create_dataset("y", data=(X ** 2).sum(1))
+    assert main(["discover", str(tmp_path / "d.h5"), "--inputs", "inputs/x", "--outputs", "y", "--candidates", "gl(3)",
+                 "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["dim"] == 3 and d["name"] == "so(3)" and d["inputs"] == ["inputs/x[0]", "inputs/x[1]", "inputs/x[2]"]
+    assert main(["discover", str(tmp_path / "d.h5"), "--inputs", "x", "--candidates", "gl(3)"]) == 2
+    assert "'x' not found in d.h5; available: inputs/x, y" in capsys.readouterr().err
