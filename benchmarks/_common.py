@@ -1,9 +1,36 @@
 """Helpers shared by the benchmark scripts (run as ``python benchmarks/NAME.py``, so this directory is on
-sys.path): medians and summaries of timings, the load average, and Linux peak-RSS bookkeeping."""
+sys.path): thread pinning, medians and summaries of timings, time formatting, the load average, and Linux
+peak-RSS bookkeeping. Imports nothing heavy, so scripts may use it before numpy is imported."""
 from __future__ import annotations
 
 import os
 import statistics
+
+
+def early_threads(argv) -> str:
+    """Pin BLAS / OpenMP threads to the value of ``--threads`` (default 1) before numpy is imported."""
+    n = "1"
+    for i, a in enumerate(argv):
+        if a == "--threads" and i + 1 < len(argv):
+            n = argv[i + 1]
+        elif a.startswith("--threads="):
+            n = a.split("=", 1)[1]
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, n)
+    return n
+
+
+def fmt_s(t: float) -> str:
+    """A duration in us / ms / s with three significant digits."""
+    if t < 1e-3:
+        return f"{t * 1e6:.0f} us"
+    return f"{t * 1e3:.3g} ms" if t < 1 else f"{t:.3g} s"
+
+
+def loadavg_line(env: dict) -> str:
+    """The markdown line with the load averages at the start and end of a run."""
+    return "Load average (1, 5, 15 min) at start / end: " + " / ".join(
+        ", ".join(f"{v:.2f}" for v in la) if la else "n/a" for la in (env.get("loadavg_start"), env.get("loadavg_end")))
 
 
 def med(xs) -> float:

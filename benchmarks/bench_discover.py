@@ -70,7 +70,7 @@ import torch
 
 import symlie as sl
 
-from _common import loadavg, med, proc_status_kib as _proc_status_kib, reset_peak_rss as _reset_peak_rss, summary  # noqa: E402
+from _common import fmt_s, loadavg, loadavg_line, med, proc_status_kib as _proc_status_kib, reset_peak_rss as _reset_peak_rss, summary  # noqa: E402
 from symlie.derivative import _autodiff_mode, autodiff_costs
 
 HERE = Path(__file__).resolve().parent
@@ -113,12 +113,6 @@ def time_interleaved(fns: dict, repeats: dict | int, warmup: int = 1) -> tuple[d
                 times[k].append(dt)
                 shares[k].append(sh)
     return times, shares
-
-
-def fmt_s(t: float) -> str:
-    if t < 1e-3:
-        return f"{t * 1e6:.0f} us"
-    return f"{t * 1e3:.3g} ms" if t < 1 else f"{t:.3g} s"
 
 
 def fmt_g(v, digits=3) -> str:
@@ -855,9 +849,7 @@ def write_markdown(res: dict, path: Path) -> None:
          f"Date: {res['date']}; total wall time {res['total_wall_s']:.0f} s  ",
          f"torch {env['torch']}, symlie {env['symlie']}, Python {env['python']}, {env['cpu_count']} CPUs "
          f"({env['processor']}), torch threads {env['torch_threads']}  ",
-         "Load average (1, 5, 15 min) at start / end: " + " / ".join(
-             ", ".join(f"{v:.2f}" for v in la) if la else "n/a" for la in (env["loadavg_start"], env["loadavg_end"]))
-         + "\n"]
+         loadavg_line(env) + "\n"]
     if res["settings"]["quick"]:
         L.append("**Quick run** (reduced grid, sizes and repeats).\n")
     if "exact" in res:

@@ -45,7 +45,7 @@ import torch
 
 import symlie as sl
 
-from _common import loadavg, med, proc_status_kib as _proc_status_kib, reset_peak_rss as _reset_peak_rss, summary  # noqa: E402
+from _common import fmt_s, loadavg, med, proc_status_kib as _proc_status_kib, reset_peak_rss as _reset_peak_rss, summary  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -354,12 +354,6 @@ def bench_reps(ps, args) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------------------- report
-
-
-def fmt_s(t: float) -> str:
-    if t < 1e-3:
-        return f"{t * 1e6:.0f} us"
-    return f"{t * 1e3:.3g} ms" if t < 1 else f"{t:.3g} s"
 
 
 def _faster(r: float) -> str:

@@ -45,21 +45,9 @@ from __future__ import annotations
 import os
 import sys
 
+from _common import early_threads  # noqa: E402  (light: no numpy)
 
-def _early_threads(argv) -> str:
-    """Pin BLAS / OpenMP threads (SCS's eigendecompositions, numpy) before numpy is imported."""
-    n = "1"
-    for i, a in enumerate(argv):
-        if a == "--threads" and i + 1 < len(argv):
-            n = argv[i + 1]
-        elif a.startswith("--threads="):
-            n = a.split("=", 1)[1]
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, n)
-    return n
-
-
-_early_threads(sys.argv[1:])
+early_threads(sys.argv[1:])
 
 import argparse  # noqa: E402
 import datetime as _dt  # noqa: E402
@@ -79,7 +67,7 @@ import torch  # noqa: E402
 
 import symlie as sl  # noqa: E402
 
-from _common import loadavg, med, summary  # noqa: E402
+from _common import loadavg, loadavg_line, med, summary  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -944,9 +932,7 @@ def write_markdown(res: dict, path: Path) -> None:
          f"torch {env['torch']}, numpy {env['numpy']}, symlie {env['symlie']}, cvxpy {env.get('cvxpy')}, "
          f"SCS {env.get('scs')}, Python {env['python']}, {env['cpu_count']} CPUs ({env['processor']}), torch threads "
          f"{env['torch_threads']}, BLAS threads {env['blas_threads']}  ",
-         "Load average (1, 5, 15 min) at start / end: " + " / ".join(
-             ", ".join(f"{v:.2f}" for v in la) if la else "n/a" for la in (env["loadavg_start"], env["loadavg_end"]))
-         + "\n"]
+         loadavg_line(env) + "\n"]
     if res["settings"]["quick"]:
         L.append("**Quick run** (reduced grid, seeds and sizes).\n")
     L.append("Protocol: framework reference section 6.2 (see the module docstring of `benchmarks/bench_promote.py`). "

@@ -59,21 +59,9 @@ from __future__ import annotations
 import os
 import sys
 
+from _common import early_threads  # noqa: E402  (light: no numpy)
 
-def _early_threads(argv) -> str:
-    """Pin BLAS / OpenMP threads before numpy is imported (the flag also sets torch's threads)."""
-    n = "1"
-    for i, a in enumerate(argv):
-        if a == "--threads" and i + 1 < len(argv):
-            n = argv[i + 1]
-        elif a.startswith("--threads="):
-            n = a.split("=", 1)[1]
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, n)
-    return n
-
-
-_early_threads(sys.argv[1:])
+early_threads(sys.argv[1:])
 
 import argparse  # noqa: E402
 import collections  # noqa: E402
@@ -93,7 +81,7 @@ from scipy.integrate import solve_ivp  # noqa: E402
 
 import symlie as sl  # noqa: E402
 
-from _common import loadavg, med, summary  # noqa: E402
+from _common import fmt_s, loadavg, loadavg_line, med, summary  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -183,12 +171,6 @@ def fmt_g(v, digits=3) -> str:
     if math.isnan(v):
         return "-"
     return f"{v:.{digits}g}"
-
-
-def fmt_s(t: float) -> str:
-    if t < 1e-3:
-        return f"{t * 1e6:.0f} us"
-    return f"{t * 1e3:.3g} ms" if t < 1 else f"{t:.3g} s"
 
 
 def timed(fn):
@@ -746,8 +728,7 @@ def write_markdown(res: dict, path: Path) -> None:
          f"torch {env['torch']}, numpy {env['numpy']}, pysindy {env['pysindy']}, symlie {env['symlie']}, Python "
          f"{env['python']}, {env['cpu_count']} CPUs ({env['processor']}), torch threads {env['torch_threads']}, "
          f"BLAS threads {env['blas_threads']}  ",
-         "Load average (1, 5, 15 min) at start / end: " + " / ".join(
-             ", ".join(f"{v:.2f}" for v in la) if la else "n/a" for la in (env["loadavg_start"], env.get("loadavg_end")))
+         loadavg_line(env)
          + "\n"]
     if st["quick"]:
         L.append("**Quick run** (reduced grid and seeds).\n")
