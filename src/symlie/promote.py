@@ -460,12 +460,8 @@ def solve_promote(Theta, Y, op: LieOperator, *, lam: float | None = None, mu: fl
             if sv[0] <= 0:
                 break
             w_ = (sv[0] + reweight_eps * sv[0]) / (sv + reweight_eps * sv[0])
-            prev = PromoteResult(coef=torch.from_numpy(W), singular_values=torch.from_numpy(sv), symmetry=None,
-                                 objective=0.0, nuclear_norm=0.0, data_residual=0.0, n_iter=0, converged=True,
-                                 status="", primal_residual=0.0, dual_residual=0.0, rho=info["rho"], backend="admm",
-                                 seconds=0.0, problem=problem, history=info["state"])
             W, info = _admm(Th, Yn, op, lam, mu, rho=None, alpha=alpha, max_iter=max_iter, eps_abs=eps_abs,
-                            eps_rel=eps_rel, warm_start=prev, adapt_rho=adapt_rho, ridge=ridge, mask=mask,
+                            eps_rel=eps_rel, warm_start=info["state"], adapt_rho=adapt_rho, ridge=ridge, mask=mask,
                             weights=w_)
             n_iter += info["n_iter"]
         info["n_iter"] = n_iter
@@ -541,19 +537,22 @@ def _admm(Th, Yn, op: LieOperator, lam, mu, *, rho, alpha, max_iter, eps_abs, ep
                 cache[rho_] = sla.cho_factor(M)
             return cache[rho_]
 
-    # initial point
-    if isinstance(warm_start, PromoteResult) and not warm_start.history:
-        warm_start = warm_start.coef                                    # e.g. a cvxpy result: its coefficients
-    if warm_start is not None and not isinstance(warm_start, PromoteResult):
+    # initial point: a previous ADMM state (a PromoteResult's history, or the state dict of a reweighting
+    # round), or coefficients (a cvxpy result's, an array or a tensor)
+    state = None
+    if isinstance(warm_start, PromoteResult):
+        state, warm_start = (warm_start.history, None) if warm_start.history else (None, warm_start.coef)
+    elif isinstance(warm_start, dict):
+        state, warm_start = warm_start, None
+    if warm_start is not None:
         ws = warm_start.detach().numpy() if isinstance(warm_start, torch.Tensor) else np.asarray(warm_start, float)
         if ws.size != P:
             raise ValueError(f"warm_start: expected {P} coefficients (n_out={n_out} x D={D}), got shape {ws.shape}")
         warm_start = ws
-    if isinstance(warm_start, PromoteResult) and warm_start.history:
-        st = warm_start.history
-        W, Z, U = st["W"].copy(), st["Z"].copy(), st["U"].copy()
-        v, u = st.get("v", W.copy()), st.get("u", np.zeros_like(W))
-        rho = st.get("rho", rho)
+    if state is not None:
+        W, Z, U = state["W"].copy(), state["Z"].copy(), state["U"].copy()
+        v, u = state.get("v", W.copy()), state.get("u", np.zeros_like(W))
+        rho = state.get("rho", rho)
         if Z.shape != (op.rows, op.q) or W.shape != (n_out, D):
             raise ValueError("warm_start: the previous result belongs to a problem of another size")
         if interp:
