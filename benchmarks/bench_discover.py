@@ -71,7 +71,7 @@ import torch
 import symlie as sl
 
 from _common import fmt_s, loadavg, loadavg_line, med, proc_status_kib as _proc_status_kib, reset_peak_rss as _reset_peak_rss, summary  # noqa: E402
-from symlie.derivative import _autodiff_mode, autodiff_costs
+from symlie.derivative.autodiff import autodiff_costs, resolve_autodiff as _autodiff_mode
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -559,7 +559,7 @@ def memory_child(spec: dict) -> dict:
         res = sl.discover(f, X, sl.gl(n), rep_in=rep_in)
         extra = {"batch_size": res.info["batch_size"], "found_dim": res.dim}
     else:   # attribution: only the NaN/Inf validation that sl.discover runs on the whole X before streaming
-        from symlie._validation import check_finite
+        from symlie.utils.validation import check_finite
         check_finite(X, "X")
         extra = {}
     dt = time.perf_counter() - t0

@@ -2,27 +2,32 @@
 
 One operator, the Lie derivative
 
-    (L_xi F)(x) = DF(x) v_xi(x) - drho_out(xi) F(x),
+    (L_xi F)(x) = DF(x) v_xi(x) - Out_xi(x) F(x),
 
-serves enforcing, discovering and promoting symmetry. See :mod:`symlie.derivative` for the convention.
+over a family of generators (an :class:`Action`: matrix algebras, function-library vector fields, neural
+fields) serves enforcing, discovering and promoting symmetry. See :mod:`symlie.derivative` for the convention
+and ``docs/design.md`` for the layout: ``utils`` -> ``linalg`` -> ``library`` -> ``lie`` -> ``derivative`` ->
+``enforce`` -> ``discovery`` -> ``promote`` -> ``models`` -> ``nn`` -> ``datasets`` / ``metrics`` / ``io`` /
+``report`` -> ``cli`` (imports flow left to right only).
 """
-from ._validation import NotClosedError, SymlieError
-from .algebra import (LieAlgebra, aff, direct_sum, gl, lorentz, parse_algebra, scaling, se, sim, sl, so, so_pq, sp,
-                      span, symplectic_form, t)
+from ._version import __version__
+from .utils.validation import NotClosedError, SymlieError
+from .linalg import Nullspace, RankRule, nullspace, principal_angles, singular_spectrum
+from .library import ConcatLibrary, CustomLibrary, FourierLibrary, Library, NotFittedError, PolynomialLibrary
+from .lie import (GL, SE, SL, Action, Covector, E, Group, Identification, LibraryAction, LieAlgebra, Lorentz,
+                  MatrixAction, ModuleAction, O, Point, ProductRep, Rep, S, Scalar, SO, Sp, SumRep, T, TensorRep,
+                  Trivial, V, Vector, Z, aff, as_action, as_group, direct_product, direct_sum, gl, identify_algebra,
+                  identify_structure, lorentz, minkowski_metric, parse_algebra, polynomial_vector_fields, scaling, se,
+                  sim, sl, so, so_pq, sp, span, symplectic_form, t)
+from .derivative import (LieOperator, grid_coordinates, grid_gradient, lie_bracket, lie_derivative,
+                         lie_derivative_dynamics, lie_derivative_grid, lie_derivative_linear, transform)
 from .enforce import (BasisBlock, EquivariantBasis, clear_basis_cache, constraint_matrix, equivariant_basis,
                       invariant_basis)
-from .derivative import lie_bracket, lie_derivative, lie_derivative_dynamics, lie_derivative_linear, transform
-from .fields import grid_coordinates, grid_gradient, lie_derivative_grid
-from .groups import (GL, SE, SL, E, Group, Lorentz, O, S, SO, Sp, T, Z, as_group, direct_product,
-                     minkowski_metric)
-from . import metrics, nn
-from .linalg import Nullspace, nullspace, principal_angles, singular_spectrum
-from .identify import identify_algebra
-from .discovery import SymmetryResult, discover, discover_data, discover_manifold
-from .reps import (Covector, Point, ProductRep, Rep, Scalar, SumRep, TensorRep, Trivial, V, Vector)
-from . import datasets
-
-__version__ = "0.1.0"
+from .discovery import SymmetryResult, discover, discover_manifold
+from .promote import (ConvergenceWarning, InfeasibleError, NuclearNormPenalty, PromoteResult, layer_operator,
+                      solve_promote)
+from .models import SymmetricRegressor, SymmetricSINDy, discover_data
+from . import datasets, metrics, nn, utils
 
 __all__ = [
     "__version__", "SymlieError", "NotClosedError",
@@ -34,30 +39,23 @@ __all__ = [
     "minkowski_metric",
     # representations
     "Rep", "V", "Vector", "Covector", "Scalar", "Trivial", "Point", "SumRep", "ProductRep", "TensorRep",
+    # actions (generator families)
+    "Action", "MatrixAction", "LibraryAction", "ModuleAction", "as_action", "polynomial_vector_fields",
     # the Lie derivative
     "lie_derivative", "lie_derivative_linear", "lie_derivative_dynamics", "lie_bracket", "transform",
-    "lie_derivative_grid", "grid_coordinates", "grid_gradient",
+    "lie_derivative_grid", "grid_coordinates", "grid_gradient", "LieOperator",
     # enforce
     "equivariant_basis", "invariant_basis", "EquivariantBasis", "BasisBlock", "constraint_matrix", "clear_basis_cache",
     # discover
-    "discover", "discover_data", "discover_manifold", "SymmetryResult", "identify_algebra",
+    "discover", "discover_data", "discover_manifold", "SymmetryResult", "identify_algebra", "identify_structure",
+    "Identification",
     # linear algebra
-    "nullspace", "Nullspace", "singular_spectrum", "principal_angles",
-    # submodules
-    "nn", "metrics", "datasets",
-]
-
-# linear-in-parameter models with enforced symmetry
-from .library import ConcatLibrary, CustomLibrary, FourierLibrary, Library, NotFittedError, PolynomialLibrary
-from .regression import SymmetricRegressor
-from .sindy import SymmetricSINDy
-from .promote import (ConvergenceWarning, InfeasibleError, LieOperator, NuclearNormPenalty, PromoteResult,
-                      layer_operator, solve_promote)
-
-__all__ += [
+    "nullspace", "Nullspace", "RankRule", "singular_spectrum", "principal_angles",
+    # linear-in-parameter models
     "NotFittedError", "Library", "PolynomialLibrary", "FourierLibrary", "CustomLibrary", "ConcatLibrary",
     "SymmetricRegressor", "SymmetricSINDy",
     # promote
-    "NuclearNormPenalty", "LieOperator", "solve_promote", "PromoteResult", "InfeasibleError", "ConvergenceWarning",
-    "layer_operator",
+    "NuclearNormPenalty", "solve_promote", "PromoteResult", "InfeasibleError", "ConvergenceWarning", "layer_operator",
+    # submodules
+    "nn", "metrics", "datasets", "utils",
 ]

@@ -76,7 +76,7 @@ def _columns_h5(path: Path) -> dict[str, np.ndarray]:
         import h5py
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise DataError("reading HDF5 files needs h5py: pip install 'symlie[io]'") from exc
-    out = {}
+    out: dict[str, np.ndarray] = {}
     with h5py.File(path, "r") as f:
         f.visit(lambda name: out.__setitem__(name, f[name][()]) if isinstance(f[name], h5py.Dataset) else None)
     return out

@@ -5,10 +5,10 @@ from typing import Callable
 
 import torch
 
-from ._validation import as_tensor
-from .groups import Group, as_group
-from .linalg import principal_angles
-from .reps import Rep, Trivial
+from .utils.validation import as_tensor
+from .lie.groups import Group, as_group
+from .linalg import subspace_distance
+from .lie.reps import Rep, Trivial
 
 __all__ = ["equivariance_error", "subspace_distance"]
 
@@ -58,18 +58,3 @@ def equivariance_error(model: Callable[[torch.Tensor], torch.Tensor], group: Gro
             errs.append(num / den.clamp(min=torch.finfo(torch.float64).tiny))
         e = torch.stack(errs)
     return float(e.mean() if reduction == "mean" else e.max())
-
-
-def subspace_distance(A, B) -> float:
-    """Grassmann distance sqrt(sum theta_i^2) between column spans of A (n, a) and B (n, b); the difference in
-    dimension counts as angles of pi/2. Accepts LieAlgebras (their flattened bases are compared)."""
-    from .algebra import LieAlgebra
-    if isinstance(A, LieAlgebra):
-        A = A.basis.reshape(A.dim, -1).T
-    if isinstance(B, LieAlgebra):
-        B = B.basis.reshape(B.dim, -1).T
-    A = as_tensor(A, "A", ndim=2)
-    B = as_tensor(B, "B", ndim=2)
-    th = principal_angles(A, B)
-    extra = abs(A.shape[1] - B.shape[1]) * (torch.pi / 2) ** 2
-    return float(torch.sqrt((th ** 2).sum() + extra))

@@ -44,9 +44,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .._validation import as_tensor
-from ..groups import O, Group, Lorentz, minkowski_metric
-from ..reps import Rep, Scalar, V
+from ..utils.validation import as_tensor
+from ..lie.groups import O, Group, Lorentz, minkowski_metric
+from ..lie.reps import Rep, Scalar, V
 
 __all__ = ["O5Synthetic", "Inertia", "ParticleInteraction", "Stats", "N_SAMPLES", "N_VAL", "N_TEST",
            "TRAIN_SIZES"]

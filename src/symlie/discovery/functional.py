@@ -1,0 +1,286 @@
+"""DISCOVER: the symmetry algebra of a model (or a data set) is the nullspace of xi -> L_xi F.
+
+For a fixed model F the Lie derivative (L_xi F)(x) = DF(x) v_xi(x) - drho_out(xi) F(x) (the convention of
+:mod:`symlie.derivative`) is linear in the generator xi. With a Frobenius-orthonormal basis xi_1..xi_q of
+the candidate algebra and samples x_1..x_N with weights w_n, the operator
+
+    S[(n, a), j] = sqrt(w_n / sum w) (L_{xi_j} F)(x_n)[a]          (N n_out, q)
+
+has the symmetry algebra sym(F) = {xi : L_xi F = 0} as its nullspace; its singular values are root-mean-
+square symmetry violations (in the empirical L2 norm over the samples) along the right singular vectors.
+
+:func:`discover` never stores S: it streams the samples in batches and keeps only a q x q triangular
+factor R with R^T R = S^T S (``accumulate="qr"``, the default: a tall-skinny QR that keeps the small
+singular values accurate to machine precision) or the Gram matrix S^T S itself (``accumulate="gram"``:
+cheaper, accurate to about sqrt(eps) relative for the small values). When ``torch.distributed`` is
+initialised, every process streams its own samples and the partial factors are combined (all-gather of
+the R factors, or all-reduce of the Gram matrices), so all processes return the same result.
+
+The candidates are any :class:`symlie.Action`: a matrix algebra (``sl.gl(3)``, a Group), function-library
+vector fields (``sl.LibraryAction``: nonlinear symmetries as coefficient vectors), or neural fields.
+
+The model can be
+  * any torch callable / ``nn.Module`` (batched automatic differentiation, see
+    :func:`symlie.lie_derivative`; modules are evaluated on a float64 copy by default);
+  * a fitted linear-in-parameter estimator (:class:`symlie.SymmetricRegressor`, :class:`symlie.SymmetricSINDy`),
+    through the exact operator of :func:`symlie.lie_derivative_linear`;
+  * a dynamical system x' = f(x) (``dynamics=True``; the tangent-lift action on the output).
+
+Data without a model: :func:`discover_data` fits a model first (polynomial regression or a small MLP) and
+reports the fit quality next to the symmetry; :func:`discover_manifold` finds the symmetries of a point
+cloud (a sub-manifold or level set) from local-PCA normal spaces.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+
+import torch
+
+from ..derivative import lie_derivative, lie_derivative_linear
+from ..derivative.autodiff import AUTODIFF_MODES, resolve_autodiff
+from ..lie.actions import Action, MatrixAction, as_action
+from ..lie.algebra import LieAlgebra
+from ..lie.groups import Group
+from ..lie.reps import Rep
+from ..linalg import DEFAULT_FLOOR, RankRule, StreamingFactor, use_distributed
+from ..utils.validation import as_tensor, check_int, check_weights
+from .result import SymmetryResult, symmetry_result
+
+__all__ = ["discover", "resolve_candidates", "resolve_rule", "is_linear_estimator", "DEFAULT_BATCH_SIZE",
+           "CLOSURE_POINTS"]
+
+#: samples per streamed batch (each batch is differentiated in one pass, see :func:`symlie.lie_derivative`)
+DEFAULT_BATCH_SIZE = 4096
+#: samples kept to check the closure of non-matrix fields under the bracket
+CLOSURE_POINTS = 256
+
+
+def resolve_candidates(candidates, rep_in: Rep | None, rep_out: Rep | None, n_in: int, *,
+                       dynamics: bool = False) -> tuple[Action, Group | None]:
+    """The candidate family as an orthonormal :class:`symlie.Action` (and the Group whose discrete generators
+    are tested, if any). Raw matrices are refused: candidates name an algebra, a group or an action."""
+    group = candidates if isinstance(candidates, Group) else None
+    if not isinstance(candidates, (LieAlgebra, Group, Action)):
+        raise TypeError(f"candidates: expected a LieAlgebra (e.g. sl.gl(3)), a Group or an Action (e.g. "
+                        f"sl.LibraryAction), got {type(candidates).__name__}")
+    action = as_action(candidates, rep_in, rep_out, dynamics=dynamics, orthonormalize=True, name="candidates",
+                       matrices=False)
+    if action.dim == 0:
+        raise ValueError("candidates: the candidate family is empty; nothing to discover")
+    if action.n_in != n_in:
+        what = f"rep_in {action.rep_in}" if isinstance(action, MatrixAction) else f"the candidates ({action.name})"
+        raise ValueError(f"X: has {n_in} columns but {what} acts on R^{action.n_in} (candidates act on the wrong "
+                         f"dimension or X has the wrong shape)")
+    return action, group
+
+
+def resolve_rule(rule, rtol, atol, min_gap, floor, dtype: torch.dtype, noise: float | None = None) -> RankRule:
+    """The rank rule of a discovery: ``rule`` a kind or a RankRule; for the ``auto`` and ``gap`` kinds the
+    floor defaults to the dtype's rounding level (:data:`symlie.linalg.DEFAULT_FLOOR`) or to ``noise`` (a fit
+    error or noise level, relative) when larger."""
+    if floor is None and not isinstance(rule, RankRule):
+        floor = max(DEFAULT_FLOOR.get(dtype, 1e-12), noise or 0.0)
+    if rtol is None and not isinstance(rule, RankRule):
+        rtol = 1e-6 if dtype == torch.float64 else 1e-3
+    return RankRule.resolve(rule, rtol=rtol, atol=atol, min_gap=min_gap, floor=min(floor, 0.5) if floor else floor)
+
+
+def discover(model, X, candidates, *, rep_in: Rep | None = None, rep_out: Rep | None = None,
+             dynamics: bool = False, weights=None, rule="auto", rtol: float | None = None,
+             atol: float | None = None, min_gap: float | None = None, floor: float | None = None,
+             closure_tol: float | None = None, discrete=None, batch_size: int = DEFAULT_BATCH_SIZE,
+             accumulate: str = "qr", autodiff: str = "auto", dtype: torch.dtype | None = torch.float64,
+             distributed="auto", fit_info: dict | None = None) -> SymmetryResult:
+    """The symmetry algebra of ``model`` inside ``candidates``: the nullspace of xi -> L_xi F over ``X``.
+
+    Args:
+        model: a torch callable (N, n_in) -> (N, n_out) or (N,) (e.g. a trained ``nn.Module``; rows must be
+            independent), or a fitted :class:`symlie.SymmetricRegressor` / :class:`symlie.SymmetricSINDy`
+            (exact operator from its library and coefficients).
+        X: samples (N, n_in) where the symmetry is tested (float; NaN/Inf refused).
+        candidates: a :class:`symlie.LieAlgebra` (e.g. ``sl.gl(3)``, ``sl.se(2)``), a :class:`symlie.Group`
+            whose algebra is searched and whose discrete generators are tested (e.g. ``sl.O(3)``), or any
+            :class:`symlie.Action` (e.g. ``sl.polynomial_vector_fields(2, 2)``: all vector fields with
+            polynomial coefficients of degree <= 2, for nonlinear symmetries). A non-orthonormal algebra basis
+            is orthonormalised first, so the spectrum does not depend on the basis.
+        rep_in: action on the inputs (default ``sl.Point`` of the candidates: x -> A x (+ b)); e.g.
+            ``sl.V(G) + sl.V(G)`` to act on two stacked vectors.
+        rep_out: linear representation on the outputs (default: invariant outputs). Ignored with
+            ``dynamics=True`` (the tangent lift ``rep_in.tangent()`` is used).
+        dynamics: ``model`` is a vector field x' = f(x) (automatic for a fitted :class:`symlie.SymmetricSINDy`).
+        weights: optional non-negative weights (N,) of the samples (quadrature / importance weights).
+        rule, rtol, atol, min_gap, floor: the rank rule (:class:`symlie.RankRule`, or its kind with these
+            fields) applied to the RMS spectrum relative to max(sigma_1, scale of F). The default ``"auto"``
+            cuts at the largest gap of at least ``min_gap`` (10) above a floor (the evaluation dtype's
+            rounding level, :data:`symlie.linalg.DEFAULT_FLOOR`): right for exact models and for trained ones,
+            whose symmetric values sit at their fit error. ``"rtol"`` (``rtol=None``: 1e-6 in float64, 1e-3
+            in float32) and ``"gap"`` are available; the result records the rule and the reason of the cut.
+        closure_tol: relative closure residual above which the found span is reported as not closed (and not
+            identified); ``None``: max(:data:`CLOSURE_TOL_FLOOR`, :data:`CLOSURE_NOISE_FACTOR` x noise level),
+            where the noise level is the largest singular value counted as symmetric over the reference.
+        discrete: group elements to test, as a dict {label: (d, d)} or a list / (k, d, d) stack; default: the
+            discrete generators of ``candidates`` when it is a Group.
+        batch_size: samples per streamed batch (memory is bounded by one batch, whatever N).
+        accumulate: ``"qr"`` (streaming triangular factor, accurate small singular values) or ``"gram"``.
+        autodiff: how DF v_xi is computed (see :func:`symlie.lie_derivative`); ``"auto"`` picks the cheapest.
+        dtype: evaluation dtype: X is converted (losslessly upwards) and ``nn.Module`` models are evaluated on
+            a float64 copy when ``torch.float64`` (default). ``None`` evaluates in X's and the model's own dtype.
+        distributed: ``"auto"`` (default) combines the partial factors of all processes when
+            ``torch.distributed`` is initialised; ``True`` requires it; ``False`` ignores it.
+
+    Returns:
+        :class:`SymmetryResult`. A model without symmetry in the candidates gives ``dim == 0`` (not an error);
+        the spectrum and gap tell how clear-cut that is.
+    """
+    t0 = time.perf_counter()
+    if accumulate not in ("qr", "gram"):
+        raise ValueError(f"accumulate: expected 'qr' or 'gram', got {accumulate!r}")
+    if autodiff not in AUTODIFF_MODES:
+        raise ValueError(f"autodiff: expected one of {AUTODIFF_MODES}, got {autodiff!r}")
+    batch_size = check_int(batch_size, "batch_size", 1)
+    if dtype is not None and dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"dtype: expected torch.float64, torch.float32 or None, got {dtype}")
+    x = as_tensor(X, "X", ndim=2)
+    if x.shape[0] == 0:
+        raise ValueError("X: got 0 samples")
+    if dtype is not None and x.dtype != dtype:
+        if x.dtype == torch.float64 and dtype == torch.float32:
+            raise TypeError("X: is float64 but dtype=torch.float32 was requested; convert X explicitly")
+        x = x.to(dtype)
+    N, n_in = x.shape
+    w = check_weights(weights, N)
+    use_dist = use_distributed(distributed)
+    linear = is_linear_estimator(model)
+    if linear:
+        if getattr(model, "coef_", None) is None or not hasattr(model, "n_outputs_"):
+            raise ValueError("model: the estimator is not fitted (call fit first)")
+        dynamics = dynamics or bool(getattr(model, "is_dynamics", False))
+        n_out = int(model.n_outputs_)
+        W = model.coef_.to(x.dtype)
+        library = model.library
+        if model.n_features_in_ != n_in:
+            raise ValueError(f"X: has {n_in} columns but the model was fitted on {model.n_features_in_} inputs")
+
+        def F(xc):
+            return library.transform(xc).to(xc.dtype) @ W.T
+    elif callable(model):
+        F = _float64_model(model) if dtype == torch.float64 else model
+        n_out = None
+    else:
+        raise TypeError(f"model: expected a torch callable, an nn.Module or a fitted SymmetricRegressor / "
+                        f"SymmetricSINDy, got {type(model).__name__}")
+    action, group = resolve_candidates(candidates, rep_in, rep_out, n_in, dynamics=dynamics)
+    if dynamics and action.n_out is not None and action.n_out != n_in:
+        raise ValueError(f"dynamics: the tangent action has size {action.n_out} but states have {n_in} entries")
+    q = action.dim
+    acc = StreamingFactor(q, accumulate)
+    elems = _discrete_elements(discrete, group, action)
+    kfs = {k: action.transform(F, g) for k, g in elems.items()}
+    sq = torch.zeros(3 + 2 * len(elems), dtype=torch.float64)  # [N, sum w, sum w|f|^2, (|Kf - f|^2, |f|^2)...]
+    n_out_probe = _probe(F, x, n_in)
+    if not linear:
+        autodiff = resolve_autodiff(autodiff, q, n_in, n_out_probe)
+    n_out_seen = None
+    sum_f = None
+    with torch.no_grad():
+        for start in range(0, N, batch_size):
+            xc = x[start:start + batch_size]
+            if linear:
+                L = lie_derivative_linear(library, action, xc, n_out=n_out, coef=W)
+                fx = F(xc)
+            else:
+                L, fx = lie_derivative(F, action, xc, batch_size=None, autodiff=autodiff, return_values=True)
+                if L.ndim == 2:
+                    L, fx = L.unsqueeze(-1), fx.unsqueeze(-1)
+            n_out_seen = L.shape[-1]
+            wc = w[start:start + batch_size] if w is not None else None
+            blk = L.permute(1, 2, 0)                                     # (n, n_out, q)
+            if wc is not None:
+                blk = blk * wc.to(blk.dtype).sqrt()[:, None, None]
+            acc.add(blk.reshape(-1, q))
+            ww = wc[:, None] if wc is not None else torch.ones(xc.shape[0], 1, dtype=torch.float64)
+            f64 = fx.to(torch.float64)
+            sum_f = (f64 * ww).sum(0) if sum_f is None else sum_f + (f64 * ww).sum(0)
+            sq[0] += xc.shape[0]
+            sq[1] += float(ww.sum())
+            sq[2] += float((f64 ** 2 * ww).sum())
+            for i, kf in enumerate(kfs.values()):
+                gx = kf(xc)
+                gx = gx.unsqueeze(-1) if gx.ndim == 1 else gx
+                sq[3 + 2 * i] += float(((gx.to(torch.float64) - f64) ** 2 * ww).sum())
+                sq[4 + 2 * i] += float((f64 ** 2 * ww).sum())
+    sq = torch.cat([sq, sum_f])
+    R, sq, world = acc.reduce(sq, use_dist)
+    disc = {k: math.sqrt(float(sq[3 + 2 * i]) / float(sq[4 + 2 * i])) if float(sq[4 + 2 * i]) > 0 else float("inf")
+            for i, k in enumerate(elems)}
+    tw = float(sq[1])
+    mean_f = sq[3 + 2 * len(elems):] / tw if tw > 0 else sq[3 + 2 * len(elems):]
+    scale = math.sqrt(max(float(sq[2]) / tw - float((mean_f ** 2).sum()), 0.0)) if tw > 0 else 0.0
+    kind = "linear" if linear else ("dynamics" if dynamics else "function")
+    if linear and dynamics:
+        kind = "dynamics (linear)"
+    info = {"seconds": time.perf_counter() - t0, "batch_size": batch_size, "accumulate": accumulate,
+            "autodiff": "exact (library)" if linear else autodiff, "dtype": str(x.dtype).replace("torch.", ""),
+            "processes": world}
+    noise = (fit_info or {}).get("noise_floor")
+    rr = resolve_rule(rule, rtol, atol, min_gap, floor, x.dtype, noise)
+    return symmetry_result(action, R, tw, scale, rule=rr, closure_tol=closure_tol, discrete=disc,
+                           n_samples=int(sq[0]), n_outputs=int(n_out_seen or 0), kind=kind, fit=fit_info, info=info,
+                           points=x[:CLOSURE_POINTS])
+
+
+def _discrete_elements(discrete, group: Group | None, action: Action) -> dict[str, torch.Tensor]:
+    out: dict[str, torch.Tensor] = {}
+    if discrete is not None and not isinstance(action, MatrixAction):
+        raise ValueError("discrete: group elements can only be tested with matrix candidates (a LieAlgebra or Group)")
+    if not isinstance(action, MatrixAction):
+        return out
+    d = action.group.matrix_size
+    if discrete is None:
+        if group is not None:
+            for i, g in enumerate(group.discrete):
+                out[f"{group.name} discrete generator {i}"] = g
+        return out
+    items = discrete.items() if isinstance(discrete, dict) else (
+        (f"g{i}", g) for i, g in enumerate(discrete if not isinstance(discrete, torch.Tensor) or discrete.ndim == 3
+                                           else [discrete]))
+    for k, g in items:
+        g = as_tensor(g, f"discrete[{k!r}]", dtype=torch.float64)
+        if g.shape != (d, d):
+            raise ValueError(f"discrete[{k!r}]: expected a ({d}, {d}) group element, got {tuple(g.shape)}")
+        if abs(float(torch.linalg.det(g))) < 1e-12:
+            raise ValueError(f"discrete[{k!r}]: the matrix is singular, not a group element")
+        out[str(k)] = g
+    return out
+
+
+def _probe(F, x: torch.Tensor, n_in: int) -> int:
+    """Evaluate the model on one sample so that shape errors name X and the model, not torch internals;
+    returns n_out."""
+    try:
+        with torch.no_grad():
+            y = F(x[:1])
+    except (RuntimeError, ValueError, IndexError) as exc:
+        raise ValueError(f"model: could not be evaluated on samples of X with {n_in} columns (does the model take "
+                         f"{n_in} inputs?): {exc}") from exc
+    if not isinstance(y, torch.Tensor) or y.ndim not in (1, 2) or y.shape[0] != 1:
+        got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+        raise ValueError(f"model: expected output of shape (N,) or (N, n_out) for input of shape (N, {n_in}), "
+                         f"got {got} for N = 1")
+    return 1 if y.ndim == 1 else int(y.shape[1])
+
+
+def is_linear_estimator(model) -> bool:
+    """A fitted or unfitted linear-in-parameter estimator (``library``, ``fit``; not a torch module)."""
+    return hasattr(model, "library") and hasattr(model, "fit") and not isinstance(model, torch.nn.Module)
+
+
+def _float64_model(model):
+    """A float64 copy of an nn.Module (the user's model is left untouched); callables are returned as is."""
+    if isinstance(model, torch.nn.Module):
+        dts = {p.dtype for p in list(model.parameters()) + list(model.buffers()) if p.is_floating_point()}
+        if dts and dts != {torch.float64}:
+            return copy.deepcopy(model).to(torch.float64)
+    return model

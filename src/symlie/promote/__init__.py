@@ -1,0 +1,7 @@
+"""PROMOTE: the nuclear norm of the Lie-derivative operator as a penalty (torch) and a convex program (ADMM)."""
+from ..derivative.operator import LieOperator
+from .admm import ConvergenceWarning, InfeasibleError, PromoteResult, solve_promote
+from .penalty import NuclearNormPenalty, layer_operator
+
+__all__ = ["LieOperator", "NuclearNormPenalty", "PromoteResult", "solve_promote", "InfeasibleError",
+           "ConvergenceWarning", "layer_operator"]

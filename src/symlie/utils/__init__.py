@@ -1,0 +1,4 @@
+"""Shared helpers: validation of arguments, seeded random generators, JSON serialisation, progress, testing."""
+from .validation import NotClosedError, SymlieError, as_matrix_stack, as_tensor, check_finite
+
+__all__ = ["SymlieError", "NotClosedError", "as_tensor", "as_matrix_stack", "check_finite"]

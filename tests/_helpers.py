@@ -1,0 +1,49 @@
+"""Small helpers shared by the test modules: `from _helpers import DT, randn, ...` (tests/ is on the pytest
+`pythonpath`, see pyproject.toml). Everything here is deterministic: each random draw uses its own seeded
+generator, so moving a helper here never changes the numbers a test sees."""
+from __future__ import annotations
+
+import torch
+
+DT = torch.float64
+
+# rotation by +90 degrees in the plane (the generator of so(2))
+J2 = torch.tensor([[0.0, -1.0], [1.0, 0.0]], dtype=DT)
+
+
+def gen(seed: int) -> torch.Generator:
+    """A fresh CPU generator seeded with `seed`."""
+    g = torch.Generator()
+    g.manual_seed(seed)
+    return g
+
+
+def randn(*shape, seed=0, scale=1.0):
+    """Standard normal float64 tensor from its own generator seeded with `seed`, times `scale`."""
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=DT) * scale
+
+
+def rand(*shape, seed=0, scale=1.0):
+    """Uniform float64 tensor on [-scale, scale) from its own generator seeded with `seed`."""
+    return (2 * torch.rand(*shape, generator=torch.Generator().manual_seed(seed), dtype=DT) - 1) * scale
+
+
+def E(n: int, i: int, j: int) -> torch.Tensor:
+    """The (n, n) matrix unit with a single 1 at (i, j)."""
+    M = torch.zeros(n, n, dtype=DT)
+    M[i, j] = 1.0
+    return M
+
+
+def eta_pq(p: int, q: int) -> torch.Tensor:
+    """The metric diag(1, ..., 1, -1, ..., -1) of signature (p, q)."""
+    return torch.diag(torch.tensor([1.0] * p + [-1.0] * q, dtype=DT))
+
+
+def J_form(n2: int) -> torch.Tensor:
+    """The standard symplectic form [[0, I], [-I, 0]] of size n2 (even)."""
+    n = n2 // 2
+    J = torch.zeros(n2, n2, dtype=DT)
+    J[:n, n:] = torch.eye(n, dtype=DT)
+    J[n:, :n] = -torch.eye(n, dtype=DT)
+    return J
