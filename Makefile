@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 # The CPU wheel of torch: an uncapped torch would pull several GB of CUDA packages.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: venv demo test lint bench peers clean
+.PHONY: venv demo test test-fast lint bench peers clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -22,6 +22,10 @@ demo: venv
 
 test: venv
 	$(PY) -m pytest -q -n 2 tests
+
+# everything but the tests marked slow (tutorials, README, multi-process, single tests > 10 s)
+test-fast: venv
+	$(PY) -m pytest -q -n 2 -m "not slow" tests
 
 lint: venv
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -42,7 +42,7 @@ def run_tour(out_dir="symlie-demo-report", *, seed: int = 0, steps: int = 1500, 
     folder.mkdir(parents=True, exist_ok=True)
     plots = plots_available()
     md = ["# symlie demo report", ""]
-    results = {}
+    results: dict = {}
     t0 = time.perf_counter()
 
     # 1. enforce ------------------------------------------------------------------------------------------

@@ -85,12 +85,12 @@ def default_n_constraint_points(library: Library, group, rep_in: Rep | None, rep
     (with ``rep_in``, ``rep_out``) or an :class:`symlie.Action`.
     """
     if isinstance(group, MatrixAction):
-        group, rep_in, rep_out = group.group, group.rep_in, group.rep_out
+        group, rep_in, rep_out = group.group, group.rep_in, group.rep_out  # type: ignore[attr-defined]
         rep_out = rep_out if rep_out is not None else Trivial(group, n_out)
     deg = library.polynomial_degree if not isinstance(group, Action) else None
     if deg is not None:
         group = as_group(group)
-        if group.num_discrete == 0 and _is_translation_only(group, rep_in, rep_out):
+        if group.num_discrete == 0 and _is_translation_only(group, rep_in, rep_out):  # type: ignore[arg-type]
             deg = max(deg - 1, 0)
         count = math.comb(n_in + deg, deg) + 1
     else:
@@ -115,7 +115,7 @@ def linear_model_constraints(library: Library, group, x: torch.Tensor, rep_in: R
     D = library.n_output_features(x.shape[1])
     sw = None if weights is None else weights.to(x.dtype).sqrt()
     blocks = []
-    if action is not None or group.dim:
+    if action is not None or group.dim:  # type: ignore[union-attr]
         act = action if action is not None else MatrixAction(group, rep_in, rep_out)
         S = lie_derivative_linear(library, act, x, n_out=n_out)                            # (q, N, a, b, D)
         if S.ndim == 4:
@@ -129,8 +129,8 @@ def linear_model_constraints(library: Library, group, x: torch.Tensor, rep_in: R
         Phi_x = library.transform(x)
         eye = torch.eye(n_out, dtype=DT)
         for h in group.discrete:
-            Phi_y = library.transform(rep_in.act(h, x))
-            Rinv = torch.linalg.inv(rep_out.rho(h).to(DT))            # rho_out(h)^{-1}, (n_out, n_out)
+            Phi_y = library.transform(rep_in.act(h, x))  # type: ignore[union-attr]
+            Rinv = torch.linalg.inv(rep_out.rho(h).to(DT))  # type: ignore[union-attr]  # rho_out(h)^{-1}, (n_out, n_out)
             M = Rinv[None, :, :, None] * Phi_y[:, None, None, :] - eye[None, :, :, None] * Phi_x[:, None, None, :]
             if sw is not None:
                 M = M * sw[:, None, None, None]

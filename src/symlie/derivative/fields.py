@@ -132,6 +132,6 @@ def lie_derivative_grid(u, xi, rep_domain: Rep | None = None, rep_channels: Rep 
         shp = w.shape
         w = w.reshape(-1, C)
         xs = coords.repeat(w.shape[0] // coords.shape[0], 1)
-        Du = action.output_term(xs, w).reshape(q, *shp).movedim(-1, -n - 1)
+        Du = action.output_term(xs, w).reshape(q, *shp).movedim(-1, -n - 1)  # type: ignore[union-attr]
         L = L - Du
     return L[0] if single else L

@@ -45,7 +45,7 @@ def _polynomial_maps(powers: np.ndarray, A: np.ndarray, b: np.ndarray) -> list[s
         ok = sorted_codes[pos] == c
         return order[pos], ok
 
-    pieces = {}                                  # per (i) and (i, k): fixed patterns, weighted by b_j[i], A_j[i, k]
+    pieces: dict[tuple, tuple] = {}              # per (i) and (i, k): fixed patterns, weighted by b_j[i], A_j[i, k]
     f_idx = np.arange(D)
     for i in range(n):
         a_i = powers[:, i]
@@ -159,7 +159,7 @@ class LieOperator:
             self._Mt = sp.vstack([M.T.tocsr() for M in maps]).tocsr()  # (q D, D): block j = M_j^T
             self._maps = maps
             E = library.transform(X).to(DT) * w.sqrt()[:, None]          # (N, D)
-            self._R = np.linalg.qr(E.numpy(), mode="r")                  # (k, D), k = min(N, D)
+            self._R: np.ndarray = np.linalg.qr(E.numpy(), mode="r")  # type: ignore[assignment]  # (k, D), k = min(N, D)
             self.structured = True
             self.rows = self._R.shape[0] * n_out
         else:                                                            # the one constraint assembly, weighted
@@ -167,7 +167,7 @@ class LieOperator:
             self._T = T.reshape(self.q, N * n_out, self.P).numpy()
             self.structured = False
             self.rows = N * n_out
-        self._K = None
+        self._K: np.ndarray | None = None
 
     # -- the linear map ---------------------------------------------------------------------------
     def _as_W(self, W) -> np.ndarray:

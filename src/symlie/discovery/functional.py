@@ -177,7 +177,7 @@ def discover(model, X, candidates, *, rep_in: Rep | None = None, rep_out: Rep | 
     q = action.dim
     acc = StreamingFactor(q, accumulate)
     elems = _discrete_elements(discrete, group, action)
-    kfs = {k: action.transform(F, g) for k, g in elems.items()}
+    kfs = {k: action.transform(F, g) for k, g in elems.items()}  # type: ignore[attr-defined]  # MatrixAction only
     sq = torch.zeros(3 + 2 * len(elems), dtype=torch.float64)  # [N, sum w, sum w|f|^2, (|Kf - f|^2, |f|^2)...]
     n_out_probe = _probe(F, x, n_in)
     if not linear:
@@ -211,7 +211,7 @@ def discover(model, X, candidates, *, rep_in: Rep | None = None, rep_out: Rep | 
                 gx = gx.unsqueeze(-1) if gx.ndim == 1 else gx
                 sq[3 + 2 * i] += float(((gx.to(torch.float64) - f64) ** 2 * ww).sum())
                 sq[4 + 2 * i] += float((f64 ** 2 * ww).sum())
-    sq = torch.cat([sq, sum_f])
+    sq = torch.cat([sq, sum_f])  # type: ignore[list-item]
     R, sq, world = acc.reduce(sq, use_dist)
     disc = {k: math.sqrt(float(sq[3 + 2 * i]) / float(sq[4 + 2 * i])) if float(sq[4 + 2 * i]) > 0 else float("inf")
             for i, k in enumerate(elems)}

@@ -2,9 +2,16 @@
 
 A group maps M to itself iff every generator field is tangent to M: P_normal(x) v_xi(x) = 0 on M, which is
 linear in xi, so the symmetry algebra is again the nullspace of an operator streamed into a q x q factor.
+
+The tangent spaces come from the ``k`` nearest neighbours of every point. With a fixed ``k`` the neighbourhoods
+shrink as the cloud gets denser while the noise stays, so the tangent estimates get *worse* with more data
+(local fits over a ball of radius comparable to the noise). The default ``k`` is therefore chosen from the data
+(:func:`_choose_neighbours`): large enough to average the noise down, small enough that curvature does not bias
+the local fits.
 """
 from __future__ import annotations
 
+import math
 import time
 
 import torch
@@ -18,45 +25,168 @@ from .result import SymmetryResult, symmetry_result
 
 __all__ = ["discover_manifold"]
 
+# ------------------------------------------------------------------------ the default neighbourhood rule
+#: most neighbours the adaptive rule takes (the local fits cost ~ N k; k = 256 at N = 20000 takes ~2 s)
+K_MAX = 256
+#: predicted noise error of the tangent spaces (radians) at which k stops growing
+TANGENT_TARGET = 1e-3
+#: k is refused when its tangent spaces move from those of a smaller k by more than this x their noise band
+BIAS_FACTOR = 2.0
+#: ratio of consecutive candidate values of k
+K_GROWTH = 1.5
+#: points of the cloud (evenly spaced in its order) where the rule is evaluated
+N_PROBES = 512
+#: neighbour entries per chunk of the local fits (bounds the memory of the (points, k, n) gathers)
+_CHUNK = 1 << 20
+
 
 # --------------------------------------------------------------------------------- point clouds
-def _neighbours(x: torch.Tensor, k: int) -> torch.Tensor:
-    """(N, k+1) indices of the k nearest neighbours of every point (the point itself first)."""
+def _tree(x: torch.Tensor):
     from scipy.spatial import cKDTree
-    pts = x.detach().cpu().numpy()
-    _, idx = cKDTree(pts).query(pts, k=k + 1)
-    return torch.from_numpy(idx)
+    return cKDTree(x.detach().cpu().numpy())
+
+
+def _neighbours(tree, x: torch.Tensor, k: int) -> torch.Tensor:
+    """(len(x), k+1) indices of the k nearest neighbours in ``tree`` of every point of ``x`` (itself first)."""
+    _, idx = tree.query(x.detach().cpu().numpy(), k=k + 1)
+    return torch.from_numpy(idx).reshape(x.shape[0], k + 1)
 
 
 def _local_pca(x: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(eigenvalues (N, n) descending, eigenvectors (N, n, n) as columns) of the neighbourhood covariances."""
-    nb = x[idx]                                                      # (N, k+1, n)
+    """(eigenvalues (b, n) descending, eigenvectors (b, n, n) as columns) of the neighbourhood covariances."""
+    nb = x[idx]                                                      # (b, k+1, n)
     nb = nb - nb.mean(1, keepdim=True)
     C = nb.transpose(1, 2) @ nb / (idx.shape[1] - 1)
     ev, U = torch.linalg.eigh(C)
     return ev.flip(-1).clamp(min=0), U.flip(-1)
 
 
-def _quadratic_tangents(x: torch.Tensor, idx: torch.Tensor, U: torch.Tensor, m: int) -> torch.Tensor:
-    """Second-order tangent spaces: in the local PCA frame (tangent coordinates u, normal coordinates w) fit
-    w = a + B u + quadratic(u) over the neighbours by least squares; the tangent space at the point is the
-    span of the graph's derivative, T0 + N0 B. PCA alone is biased by curvature to first order in the
+def _n_coef(m: int, quadratic: bool) -> int:
+    """Coefficients per normal coordinate of the local graph fit: 1 + m (+ m(m+1)/2)."""
+    return 1 + m + (m * (m + 1) // 2 if quadratic else 0)
+
+
+def _graph_fit(x: torch.Tensor, idx: torch.Tensor, U: torch.Tensor, m: int, quadratic: bool = True,
+               stats: bool = False):
+    """Fit the manifold as a graph over the local PCA frame: w = a + B u (+ quadratic(u)) over the neighbours
+    (tangent coordinates u, normal coordinates w, offsets from the point itself) by least squares.
+
+    Returns the tangent bases (b, n, m) = span of the graph's derivative T0 + N0 B, and with ``stats`` also the
+    residual variance per normal coordinate (b,) and the slope variance factor (b,): the sum of the slope
+    diagonal of (A^T A)^-1, so that sigma^2 (n - m) x factor is the expected squared error of B (the tangent
+    space, in radians^2) from noise of level sigma. PCA alone is biased by curvature to first order in the
     neighbourhood size when the neighbourhood is not centred on the point (boundaries, uneven sampling)."""
-    N, n = x.shape
+    b, n = idx.shape[0], x.shape[1]
     T0, N0 = U[:, :, :m], U[:, :, m:]
-    d = x[idx] - x[:, None, :]                                       # (N, k+1, n) offsets from the point
-    u = torch.einsum("nki,nim->nkm", d, T0)
-    w = torch.einsum("nki,nij->nkj", d, N0)
-    iu, ju = torch.triu_indices(m, m)
-    quad = u[:, :, iu] * u[:, :, ju]
-    A = torch.cat([torch.ones_like(u[:, :, :1]), u, quad], -1)      # (N, k+1, 1 + m + m(m+1)/2)
-    sc = u.abs().amax((1, 2)).clamp(min=1e-300)                     # column scaling for conditioning
-    colscale = torch.cat([torch.ones_like(sc[:, None]), sc[:, None].expand(N, m),
-                          (sc ** 2)[:, None].expand(N, quad.shape[-1])], -1)
-    coef = torch.linalg.lstsq(A / colscale[:, None, :], w).solution / colscale[:, :, None]
-    B = coef[:, 1:1 + m, :]                                          # (N, m, n - m): dw/du at u = 0
-    T = T0 + torch.einsum("nij,nmj->nim", N0, B)
-    return torch.linalg.qr(T)[0]
+    d = x[idx] - x[idx[:, :1]]                                       # (b, k+1, n) offsets from the point
+    u = d @ T0                                                       # (b, k+1, m)
+    w = d @ N0                                                       # (b, k+1, n-m)
+    cols = [torch.ones_like(u[:, :, :1]), u]
+    sc = u.abs().amax((1, 2)).clamp(min=1e-300)                      # column scaling for conditioning
+    scales = [torch.ones_like(sc[:, None]), sc[:, None].expand(b, m)]
+    if quadratic:
+        iu, ju = torch.triu_indices(m, m)
+        cols.append(u[:, :, iu] * u[:, :, ju])
+        scales.append((sc ** 2)[:, None].expand(b, iu.numel()))
+    A = torch.cat(cols, -1)                                          # (b, k+1, p)
+    colscale = torch.cat(scales, -1)                                 # (b, p)
+    As = A / colscale[:, None, :]
+    coef_s = torch.linalg.lstsq(As, w).solution                      # (b, p, n-m)
+    B = coef_s[:, 1:1 + m, :] / colscale[:, 1:1 + m, None]           # dw/du at u = 0
+    T = torch.linalg.qr(T0 + N0 @ B.transpose(1, 2))[0]
+    if not stats:
+        return T
+    p = A.shape[-1]
+    res = w - As @ coef_s
+    dof = max(idx.shape[1] - p, 1) * max(n - m, 1)
+    s2 = (res ** 2).sum((1, 2)) / dof
+    Ginv = torch.linalg.pinv(As.transpose(1, 2) @ As)               # (b, p, p)
+    vs = (torch.diagonal(Ginv, dim1=1, dim2=2)[:, 1:1 + m] / colscale[:, 1:1 + m] ** 2).sum(1)
+    return T, s2, vs
+
+
+def _tangents(x: torch.Tensor, idx: torch.Tensor, m: int, tangents: str):
+    """Local PCA eigenvalues (b, n) and tangent bases (b, n, m) for the neighbourhoods ``idx``, in chunks."""
+    chunk = max(1, _CHUNK // idx.shape[1])
+    evs, Ts = [], []
+    for s in range(0, idx.shape[0], chunk):
+        ic = idx[s:s + chunk]
+        ev, U = _local_pca(x, ic)
+        evs.append(ev)
+        if m == 0:
+            Ts.append(U[:, :, :0])
+        elif tangents == "quadratic":
+            Ts.append(_graph_fit(x, ic, U, m, True))
+        else:
+            Ts.append(U[:, :, :m])
+    return torch.cat(evs), torch.cat(Ts)
+
+
+def _grid(k_lo: int, k_hi: int) -> list[int]:
+    ks = [k_lo]
+    while ks[-1] < k_hi:
+        ks.append(min(k_hi, max(ks[-1] + 1, int(math.ceil(ks[-1] * K_GROWTH)))))
+    return ks
+
+
+def _choose_neighbours(x: torch.Tensor, tree, m: int, tangents: str, k_lo: int, k_hi: int) -> tuple[int, dict]:
+    """The default neighbourhood size: Lepski's rule for the tangent spaces, evaluated at ``N_PROBES`` points.
+
+    For k = k_lo, k_lo * 1.5, ... <= k_hi the tangent spaces T_k are fitted at the probes (as in the final fit),
+    with their predicted noise error E_k = sigma sqrt((n - m) x slope variance factor of the least-squares
+    design) (median over the probes), where the noise level sigma is the RMS residual of the local quadratic
+    fit at k_lo (the neighbourhood least affected by curvature). k grows while
+
+    - the tangents are noisier than ``TANGENT_TARGET`` (E_k > 1e-3 rad; a noiseless cloud stops at k_lo), and
+    - T_k agrees with every T_j of a smaller k within the noise: median ||T_j T_j^T - T_k T_k^T||_F / sqrt(2)
+      <= ``BIAS_FACTOR`` x sqrt(E_j^2 + E_k^2) (a larger move is curvature bias: the previous k is kept).
+
+    With noise sigma and spacing h the noise error falls like sigma / (r sqrt(k)) ~ sigma N^(1/2 + 1/m) / k^(1/2 + 1/m)
+    (neighbourhood radius r), so k grows like N (capped by ``K_MAX``) until curvature stops it.
+    """
+    N, n = x.shape
+    quadratic = tangents == "quadratic"
+    P = min(N, N_PROBES)
+    probes = torch.unique(torch.linspace(0, N - 1, P, dtype=torch.float64).round().long())
+    nb = _neighbours(tree, x[probes], k_hi)
+    # noise level from the quadratic fit at k_lo (the linear one when too few neighbours for it)
+    idx0 = nb[:, :k_lo + 1]
+    _, U0 = _local_pca(x, idx0)
+    quad_noise = k_lo + 1 > _n_coef(m, True)
+    _, s2, _ = _graph_fit(x, idx0, U0, m, quad_noise, stats=True)
+    sigma = float(s2.median().clamp(min=0).sqrt())
+    info = {"noise_level": sigma}
+    hist: list[tuple[int, torch.Tensor, float]] = []
+    chosen, reason = None, None
+    for k in _grid(k_lo, k_hi):
+        idx = nb[:, :k + 1]
+        _, U = _local_pca(x, idx)
+        if quadratic:
+            T, _, vs = _graph_fit(x, idx, U, m, True, stats=True)
+        else:
+            _, _, vs = _graph_fit(x, idx, U, m, False, stats=True)
+            T = U[:, :, :m]
+        E = sigma * math.sqrt(max(n - m, 1) * float(vs.median()))
+        Pk = T @ T.transpose(1, 2)
+        for kj, Pj, Ej in hist:
+            move = float(((Pj - Pk).flatten(1).norm(dim=1) / math.sqrt(2)).median())
+            if move > BIAS_FACTOR * math.hypot(Ej, E):
+                reason = (f"curvature: the tangents move by {move:.2g} from k={kj} to k={k}, more than "
+                          f"{BIAS_FACTOR:g} x the noise band {math.hypot(Ej, E):.2g}")
+                break
+        if reason is not None:
+            break
+        hist.append((k, Pk, E))
+        chosen = k
+        if E <= TANGENT_TARGET:
+            reason = f"noise averaged down: predicted tangent error {E:.2g} <= {TANGENT_TARGET:g}"
+            break
+    if reason is None:
+        reason = (f"cap: k <= {'N - 1' if k_hi == N - 1 else 'K_MAX'} = {k_hi}"
+                  f" (predicted tangent error {hist[-1][2]:.2g})")
+    info["tangent_error"] = next(E for kk, _, E in hist if kk == chosen)
+    info["n_neighbors_rule"] = reason
+    return chosen, info
 
 
 def _intrinsic_dim(ev: torch.Tensor, floor: float) -> tuple[int, float]:
@@ -90,8 +220,18 @@ def discover_manifold(X, candidates, *, rep_in: Rep | None = None, manifold_dim:
             divided by the cloud's RMS radius (noise level and curvature x spacing^2 for a symmetry).
         manifold_dim: dimension of M; default: estimated as the most common position of the largest ratio of
             consecutive local-PCA eigenvalues (reported in ``result.fit``).
-        n_neighbors: neighbours per local PCA (default max(10, 4 n)); more averages noise, fewer reduces the
-            curvature bias.
+        n_neighbors: neighbours per local fit. Default: chosen from the data (reported in ``result.fit``:
+            ``n_neighbors``, the reason ``n_neighbors_rule``, the estimated ``noise_level`` in units of X and
+            the predicted ``tangent_error`` in radians). More neighbours average the noise down, fewer reduce
+            the curvature bias, and with a fixed number the neighbourhoods shrink as the cloud gets denser, so
+            the tangents would get worse with more data. The rule (Lepski's method, on 512 probe points): with
+            k_lo = max(10, 4 n, 2 x the coefficients of the quadratic fit) and k_hi = min(N - 1, 256), try
+            k = k_lo, 1.5 k_lo, ... <= k_hi; predict the noise error E_k of the tangents from the noise level
+            (RMS residual of the local quadratic fits at k_lo) and the least-squares design; stop when E_k <=
+            1e-3 rad (a noiseless cloud keeps k_lo), and keep the previous k when the tangents at k move from
+            those at any smaller k_j by more than 2 x sqrt(E_j^2 + E_k^2) (curvature bias). At fixed noise the
+            noise error falls like sigma / (r sqrt(k)) for a neighbourhood radius r ~ (k / N)^(1/m), so k grows
+            with N until curvature or the cap stops it. An integer overrides the rule.
         tangents: ``"quadratic"`` (default: local PCA refined by a local quadratic fit of the manifold as a
             graph over its tangent plane, accurate to second order; needs n_neighbors >= 2 + m + m(m+1)/2) or
             ``"pca"`` (the top principal directions of each neighbourhood).
@@ -110,26 +250,38 @@ def discover_manifold(X, candidates, *, rep_in: Rep | None = None, manifold_dim:
     if N == 0:
         raise ValueError("X: got 0 points")
     action, group = resolve_candidates(candidates, rep_in, None, n)
-    k = max(10, 4 * n) if n_neighbors is None else check_int(n_neighbors, "n_neighbors", 2)
-    if N < k + 1:
-        raise ValueError(f"X: {N} points are too few for local PCA with n_neighbors={k} (need at least {k + 1})")
+    k0 = max(10, 4 * n) if n_neighbors is None else check_int(n_neighbors, "n_neighbors", 2)
+    if N < k0 + 1:
+        raise ValueError(f"X: {N} points are too few for local PCA with n_neighbors={k0} (need at least {k0 + 1})")
     if tangents not in ("quadratic", "pca"):
         raise ValueError(f"tangents: expected 'quadratic' or 'pca', got {tangents!r}")
-    idx = _neighbours(x, k)
-    ev, U = _local_pca(x, idx)
+    tree = _tree(x)
+    idx = _neighbours(tree, x, k0)
+    ev, _ = _tangents(x, idx, 0, tangents)                           # pilot: the intrinsic dimension
     m_est, conf = _intrinsic_dim(ev, 1e-12)
-    m = m_est if manifold_dim is None else check_int(manifold_dim, "manifold_dim", 0)
-    if m >= n:
-        raise ValueError(f"manifold_dim: the points {'seem to ' if manifold_dim is None else ''}fill R^{n} "
-                         f"(dimension {m}); a point cloud constrains the symmetry only through its normal spaces")
-    if tangents == "quadratic" and m > 0:
+    k, rule_info = k0, {"n_neighbors_rule": "given"}
+    for attempt in range(2):
+        m = m_est if manifold_dim is None else check_int(manifold_dim, "manifold_dim", 0)
+        if m >= n:
+            raise ValueError(f"manifold_dim: the points {'seem to ' if manifold_dim is None else ''}fill R^{n} "
+                             f"(dimension {m}); a point cloud constrains the symmetry only through its normal "
+                             f"spaces")
         need = 2 + m + m * (m + 1) // 2
-        if k < need:
-            raise ValueError(f"n_neighbors: tangents='quadratic' on a {m}-dimensional manifold needs at least {need} "
-                             f"neighbours, got {k} (or pass tangents='pca')")
-        T = _quadratic_tangents(x, idx, U, m)
-    else:
-        T = U[:, :, :m]                                              # (N, n, m) tangent bases
+        if tangents == "quadratic" and m > 0 and k0 < need:
+            raise ValueError(f"n_neighbors: tangents='quadratic' on a {m}-dimensional manifold needs at least "
+                             f"{need} neighbours, got {k0} (or pass tangents='pca')")
+        if n_neighbors is None and m > 0:
+            k_hi = min(N - 1, max(K_MAX, k0))
+            k_lo = min(max(k0, 2 * _n_coef(m, True)), k_hi)
+            k, rule_info = _choose_neighbours(x, tree, m, tangents, k_lo, k_hi)
+            idx = _neighbours(tree, x, k) if k != idx.shape[1] - 1 else idx
+        ev, T = _tangents(x, idx, m, tangents)                       # (N, n, m) tangent bases
+        if n_neighbors is not None or manifold_dim is not None or m == 0:
+            break
+        m_new, conf = _intrinsic_dim(ev, 1e-12)                      # again, over the chosen neighbourhoods
+        if m_new == m_est or m_new >= n:
+            break
+        m_est = m_new
     q = action.dim
     acc = StreamingFactor(q, accumulate)
     for start in range(0, N, batch_size):
@@ -143,8 +295,6 @@ def discover_manifold(X, candidates, *, rep_in: Rep | None = None, manifold_dim:
     radius = float(((x - x.mean(0)) ** 2).sum(1).mean().sqrt())
     disc = {}
     if elems:
-        from scipy.spatial import cKDTree
-        tree = cKDTree(x.numpy())
         for key, g in elems.items():
             assert isinstance(action, MatrixAction)
             gx = action.rep_in.act(g, x)
@@ -155,7 +305,7 @@ def discover_manifold(X, candidates, *, rep_in: Rep | None = None, manifold_dim:
             disc[key] = float(nrm.norm(dim=1).mean()) / radius if radius > 0 else float("inf")
     fit = {"model": f"point cloud ({'local quadratic' if tangents == 'quadratic' else 'local PCA'} tangent spaces)",
            "manifold_dim": m, "estimated_dim": m_est,
-           "dim_gap_median": conf, "n_neighbors": k}
+           "dim_gap_median": conf, "n_neighbors": k, **rule_info}
     info = {"seconds": time.perf_counter() - t0, "batch_size": batch_size, "accumulate": accumulate,
             "dtype": "float64", "processes": 1}
     rr = resolve_rule(rule, rtol, atol, min_gap, floor, torch.float64)

@@ -161,12 +161,14 @@ class SymmetryResult:
     def generators(self) -> torch.Tensor:
         """(k, d, d) orthonormal generator matrices of the discovered algebra (matrix candidates)."""
         self._matrix_candidates("generators")
+        assert self.candidates is not None
         return torch.einsum("kq,qij->kij", self.coefficients, self.candidates.basis)
 
     @property
     def algebra(self) -> LieAlgebra:
         """The discovered algebra as a :class:`symlie.LieAlgebra` (named by the identification)."""
         self._matrix_candidates("algebra")
+        assert self.candidates is not None
         name = self.identification.get("name") or f"sym(F) in {self.candidates.name}"
         return LieAlgebra(self.generators, name=name, affine=self.candidates.affine,
                           size=self.candidates.matrix_size)
@@ -175,6 +177,7 @@ class SymmetryResult:
     def broken_generators(self) -> torch.Tensor:
         """(q - k, d, d) generators of the broken directions, most broken first."""
         self._matrix_candidates("broken_generators")
+        assert self.candidates is not None
         return torch.einsum("kq,qij->kij", self.broken_coefficients, self.candidates.basis)
 
     @property
@@ -193,13 +196,13 @@ class SymmetryResult:
         algebra and ``truth`` (a LieAlgebra of the same matrix size, or (k, d, d) generators); a dimension
         mismatch adds pi/2 per missing direction. Linear ``truth`` is embedded when the candidates are affine."""
         if isinstance(truth, LieAlgebra):
-            if self.candidates.affine and not truth.affine:
+            if self.candidates.affine and not truth.affine:  # type: ignore[union-attr]
                 truth = truth.to_affine()
             T = truth.basis
         else:
             T = as_tensor(truth, "truth", dtype=torch.float64)
             T = T.unsqueeze(0) if T.ndim == 2 else T
-        d = self.candidates.matrix_size
+        d = self.candidates.matrix_size  # type: ignore[union-attr]
         if T.ndim != 3 or T.shape[1:] != (d, d):
             raise ValueError(f"truth: expected generators of shape (k, {d}, {d}), got {tuple(T.shape)}")
         return subspace_distance(self.generators.reshape(self.dim, d * d).T, T.reshape(T.shape[0], d * d).T)
@@ -384,7 +387,7 @@ def symmetry_result(action: Action, R: torch.Tensor, total_weight: float, scale:
     else:
         if k and points is None:
             raise ValueError("points: needed to check the closure of the fields of a non-matrix action")
-        closure, C = _field_closure(action, coeffs, points) if k else (0.0, None)
+        closure, C = _field_closure(action, coeffs, points) if k else (0.0, None)  # type: ignore[arg-type]
         if k == 0:
             ident = identify_structure(torch.zeros(0, 0, 0, dtype=torch.float64))
         elif closure <= closure_tol:

@@ -242,6 +242,7 @@ def _kron_sum_sparse(mats: list[np.ndarray]):
         else:
             out = sp.kron(out, sp.identity(Ms.shape[0]), format="csr") + sp.kron(sp.identity(out.shape[0]), Ms,
                                                                                  format="csr")
+    assert out is not None
     return out.tocsc()
 
 
@@ -420,7 +421,9 @@ def equivariant_basis(rep_in: Rep, rep_out: Rep | None = None, *, method: str = 
                           f"{rep_out.group.name})")
     if rtol <= 0 or rtol >= 1:
         raise ValueError(f"rtol: expected a relative tolerance in (0, 1), got {rtol}")
-    blocks, spectra, methods = [], {}, {}
+    spectra: dict[str, Nullspace] = {}
+    methods: dict[str, str] = {}
+    blocks = []
     for osl, ro in _components(rep_out):
         for isl, ri in _components(rep_in):
             brep = ProductRep([ro, ri.dual()])

@@ -22,6 +22,7 @@ from dataclasses import dataclass, fields
 
 import torch
 
+from ..linalg import RankRule
 from ..utils.validation import NotClosedError
 from .algebra import LieAlgebra
 
@@ -85,7 +86,8 @@ def _lookup(dim: int, sig: tuple[int, int, int], size: int) -> tuple[str | None,
     return best, aliases
 
 
-# Ranks and signatures below are decided against max(largest value, 1): the structure constants are
+# Ranks and signatures below go through the one rank rule (RankRule "rtol", reference 1), i.e. they are decided
+# against max(largest value, 1): the structure constants are
 # normalised to max |C| = 1 first, so an object that is zero up to rounding (the Killing form of a nilpotent
 # algebra) is recognised as zero instead of having its rounding noise ranked relative to itself.
 def _span_basis(M: torch.Tensor, rtol: float) -> torch.Tensor:
@@ -95,7 +97,8 @@ def _span_basis(M: torch.Tensor, rtol: float) -> torch.Tensor:
     U, s, _ = torch.linalg.svd(M, full_matrices=False)
     if s.numel() == 0:
         return M.new_zeros(M.shape[0], 0)
-    return U[:, : int((s > rtol * max(float(s[0]), 1.0)).sum())]
+    rank, _, _ = RankRule("rtol", rtol=rtol).cut(s, reference=1.0)
+    return U[:, :rank]
 
 
 def _null_basis(M: torch.Tensor, rtol: float) -> torch.Tensor:
@@ -104,15 +107,15 @@ def _null_basis(M: torch.Tensor, rtol: float) -> torch.Tensor:
     if M.shape[0] == 0:
         return torch.eye(n, dtype=M.dtype)
     _, s, Vh = torch.linalg.svd(M, full_matrices=True)
-    scale = max(float(s[0]), 1.0) if s.numel() else 1.0
-    return Vh[int((s > rtol * scale).sum()):].T
+    rank, _, _ = RankRule("rtol", rtol=rtol).cut(s, reference=1.0) if s.numel() else (0, 0.0, "")
+    return Vh[rank:].T
 
 
 def _signature(K: torch.Tensor, rtol: float) -> tuple[int, int, int]:
     if K.numel() == 0:
         return (0, 0, 0)
     ev = torch.linalg.eigvalsh(0.5 * (K + K.T))
-    tol = rtol * max(float(ev.abs().max()), 1.0)
+    _, tol, _ = RankRule("rtol", rtol=rtol).cut(ev.abs().sort(descending=True).values, reference=1.0)
     return (int((ev > tol).sum()), int((ev < -tol).sum()), int((ev.abs() <= tol).sum()))
 
 
@@ -126,7 +129,10 @@ def _abelian_name(k: int, A: torch.Tensor | None, translations: bool,
                   rtol: float = 1e-9) -> tuple[str, tuple[str, ...]]:
     if translations:
         return f"t({k})", ()
-    if k == 1 and A is not None:
+    if k == 1 and A is None:
+        return "R", ("abelian(1)",)
+    if k == 1:
+        assert A is not None
         ev = torch.linalg.eigvals(A[0])
         if float(ev.real.abs().max()) <= rtol * max(float(ev.abs().max()), 1e-300) and float(ev.abs().max()) > 0:
             return "so(2)", ("u(1)",)

@@ -144,7 +144,7 @@ def format_equations(coef: torch.Tensor, feature_names: list[str], lhs: list[str
     out = []
     cutoff = 0.5 * 10.0 ** (-precision)
     for a, row in enumerate(coef.tolist()):
-        terms = []
+        terms: list[str] = []
         for c, nm in zip(row, feature_names):
             if abs(c) < cutoff:
                 continue
@@ -160,6 +160,10 @@ def format_equations(coef: torch.Tensor, feature_names: list[str], lhs: list[str
 
 class _Estimator:
     """scikit-learn style parameter handling: constructor arguments are stored unchanged and validated in fit."""
+
+    # set by the subclasses (constructor argument / fit)
+    library: Library
+    n_features_in_: int
 
     @classmethod
     def _param_names(cls) -> list[str]:
@@ -346,7 +350,7 @@ class SymmetricRegressor(_Estimator):
         self.coefficients_reduced_ = res.coef.reshape(-1)
         self.design_rank_ = int(torch.linalg.matrix_rank(Phi))
         self.coef_ = res.coef.clone()
-        self.refit_ = None
+        self.refit_: dict | None = None
 
     def _kept_group(self):
         """The kept symmetry as a Group (for the enforced refit), or None when there is nothing usable to enforce."""

@@ -284,6 +284,7 @@ class SymmetricSINDy(SymmetricRegressor):
         cleaned = torch.where(Be.abs() <= self.rtol * scale, torch.zeros_like(Be), Be)
         if torch.equal(cleaned, Be):
             return Be
+        assert self.constraint_points_ is not None and self.nullspace_ is not None  # set by fit (mode != "none")
         A = linear_model_constraints(self.library, self.group_, self.constraint_points_, self.rep_in_,
                                      self.rep_out_, n_out)
         res = torch.linalg.vector_norm(A @ cleaned, dim=0) / torch.linalg.vector_norm(cleaned, dim=0)
@@ -371,7 +372,7 @@ class SymmetricSINDy(SymmetricRegressor):
             out = torch.from_numpy(sol.y.T.copy())
         return _like(out, x0)
 
-    def equations(self, input_names=None, precision: int = 3) -> list[str]:
+    def equations(self, input_names=None, precision: int = 3) -> list[str]:  # type: ignore[override]
         """Readable ``x0' = 0.500 x0 - 1.000 x1 ...`` strings, one per state."""
         self._check_fitted("equations")
         names = self.library.feature_names(input_names)

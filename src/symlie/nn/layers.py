@@ -85,6 +85,8 @@ class EquivariantLinear(nn.Module):
     Input (..., s_in) -> output (..., s_out).
     """
 
+    bias_basis: torch.Tensor | None  # buffer (register_buffer)
+
     def __init__(self, rep_in: Rep, rep_out: Rep, bias: bool = True, dtype: torch.dtype = torch.float32,
                  generator: torch.Generator | None = None, **basis_kwargs):
         super().__init__()
@@ -144,6 +146,10 @@ class EquivariantLinear(nn.Module):
 class GatedNonlinearity(nn.Module):
     """Input (..., gated(rep).size) -> output (..., rep.size): SiLU on scalars, sigmoid(gate) * component
     for every non-scalar component (gates are the trailing scalars added by :func:`gated`)."""
+
+    scalar_idx: torch.Tensor  # buffers (register_buffer)
+    gated_idx: torch.Tensor
+    gate_of: torch.Tensor
 
     def __init__(self, rep: Rep):
         super().__init__()

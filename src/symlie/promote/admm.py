@@ -287,7 +287,7 @@ def _admm(Th, Yn, op: LieOperator, lam, mu, *, rho, alpha, max_iter, eps_abs, ep
         Ns = Th.shape[0]
         H = np.kron(np.eye(n_out), Th.T @ Th) / Ns
         ThY = (Th.T @ Yn).T.reshape(-1) / Ns                            # vec(Y^T Theta) / N, row-major
-        cache = {}
+        cache: dict = {}
 
         def factor(rho_):
             if rho_ not in cache:

@@ -54,6 +54,9 @@ class NuclearNormPenalty(torch.nn.Module):
         autodiff: as in :func:`symlie.lie_derivative` (must stay differentiable: all modes are).
     """
 
+    X: torch.Tensor  # buffers (register_buffer)
+    sqrt_w: torch.Tensor
+
     def __init__(self, candidates, X, *, rep_in=None, rep_out=None, dynamics: bool = False, weights=None,
                  kind: str = "nuclear", autodiff: str = "auto"):
         super().__init__()
@@ -69,6 +72,7 @@ class NuclearNormPenalty(torch.nn.Module):
         self.kind, self.autodiff = kind, autodiff
         self.register_buffer("X", x)
         w = check_weights(weights, x.shape[0], normalize=True, dtype=x.dtype)
+        assert w is not None  # normalize=True never returns None
         self.register_buffer("sqrt_w", w.sqrt())
 
     def operator(self, model) -> torch.Tensor:
