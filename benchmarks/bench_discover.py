@@ -1006,7 +1006,9 @@ def write_markdown(res: dict, path: Path) -> None:
                  f"{rf['wall_s']:.0f} s; torch {e['torch']}, symlie {e['symlie']}, torch threads {e['torch_threads']}; "
                  + loadavg_line(e).replace("Load average", "load average")
                  + ("; **the machine was loaded**: other work shared the CPUs, so absolute times are inflated and "
-                    "noisy, compare the ratios of interleaved repeats" if loaded else "")
+                    "noisy, compare the ratios of interleaved repeats; the Python-bound per-sample loop tends to slow "
+                    "down more than the batched calls on shared CPUs, so speed-ups vs the loop can be inflated, "
+                    "while the ratio vs vmap(jacrev) compares batched with batched" if loaded else "")
                  + "). Everything else is from the run above.\n")
     if "exact" in res:
         L += md_exact(res["exact"])
@@ -1130,7 +1132,8 @@ def main(argv=None) -> int:
         print(f"merged {res['refreshed'][-1]['parts']} into {args.out / (stem + '.json')}")
     (args.out / f"{stem}.json").write_text(json.dumps(res, indent=1))
     write_markdown(res, args.out / f"{stem}.md")
-    print(f"wrote {args.out / (stem + '.json')} and {args.out / (stem + '.md')} ({res['total_wall_s']:.0f} s)")
+    print(f"wrote {args.out / (stem + '.json')} and {args.out / (stem + '.md')} "
+          f"({time.perf_counter() - t_start:.0f} s)")
     return 0
 
 

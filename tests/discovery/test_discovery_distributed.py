@@ -98,6 +98,7 @@ def _assert_same(got, ref, acc, what):
     assert torch.allclose(torch.linalg.svdvals(G), torch.ones(ref.dim, dtype=DT), atol=1e-7), msg
 
 
+@pytest.mark.slow  # spawns two processes (each imports torch and symlie)
 def test_two_gloo_processes_equal_one_process(tmp_path):
     """One spawn of two gloo processes (both accumulation modes inside): each process's result on its half of
     the samples (X[rank::2]; 301 and 300 samples, streamed in small batches) equals the single-process result

@@ -6,12 +6,8 @@ import pytest
 import torch
 
 import symlie as sl
+from _helpers import DT, randn
 
-DT = torch.float64
-
-
-def randn(*shape, seed=0):
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=DT)
 
 
 def test_x_exp_minus_y2_has_exactly_the_nonlinear_symmetry():

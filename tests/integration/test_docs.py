@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # runs every example end to end (tens of seconds)
+
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 TUTORIALS = ["tutorial_enforce.md", "tutorial_discover.md", "tutorial_promote.md"]
 

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # runs every example end to end (tens of seconds)
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 

@@ -11,12 +11,8 @@ import pytest
 import torch
 
 import symlie as sl
+from _helpers import DT, randn
 
-DT = torch.float64
-
-
-def randn(*shape, seed=0):
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=DT)
 
 
 def mlp(n_in, n_out, seed):

@@ -20,7 +20,7 @@ import symlie as sl
 from _helpers import DT, randn
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 PROPS = settings(max_examples=25, deadline=None, derandomize=True, database=None)
@@ -29,9 +29,13 @@ TIMES = st.floats(min_value=-1.0, max_value=1.0, allow_nan=False, allow_infinity
 MAX_SIZE = 27
 
 
-def _coefs(q):
-    return st.lists(st.floats(min_value=-1.0, max_value=1.0, allow_nan=False, allow_infinity=False),
-                    min_size=q, max_size=q)
+def with_examples(examples):
+    """Explicit @example cases (run before the generated ones): every group / case / model at least once."""
+    def deco(fn):
+        for kw in examples:
+            fn = example(**kw)(fn)
+        return fn
+    return deco
 
 
 # ============================================================== a. rho(exp(t X)) == exp(t drho(X))
@@ -48,9 +52,9 @@ GROUPS = {
 @st.composite
 def rep_specs(draw, n, budget=MAX_SIZE, depth=3):
     """A representation expression as a nested tuple, with its size (<= budget) for a defining dimension n."""
-    kinds = ["S"] + (["V", "Vd"] if n <= budget else [])
-    if depth > 0:
-        kinds += ["dual", "sum", "mult", "prod"] if budget >= 2 else ["dual"]
+    kinds = (["V", "Vd"] if n <= budget else []) + ["S"]
+    if depth > 0:  # compound expressions twice as likely as leaves, products most of all
+        kinds += ["prod", "sum", "prod", "mult", "dual", "sum"] if budget >= 2 else ["dual"]
     kind = draw(st.sampled_from(kinds))
     if kind in ("S", "V", "Vd"):
         return (kind,), 1 if kind == "S" else n
@@ -95,8 +99,21 @@ def rep_cases(draw):
     return gname, G, spec, size
 
 
+def _largest_spec(n):
+    """V x V x V* (size n^3) when it fits in MAX_SIZE, else (V + 1) x (V* + 1)."""
+    if n ** 3 <= MAX_SIZE:
+        return ("prod", ("prod", ("V",), ("V",)), ("Vd",)), n ** 3
+    return ("prod", ("sum", ("V",), ("S",)), ("sum", ("Vd",), ("S",))), (n + 1) ** 2
+
+
+def _rep_example(gname):
+    G = GROUPS[gname]()
+    return (gname, G) + _largest_spec(G.algebra.n)
+
+
 @PROPS
 @given(case=rep_cases(), seed=SEEDS, t=TIMES)
+@with_examples([dict(case=_rep_example(g), seed=7, t=-0.8) for g in GROUPS])
 def test_rho_of_exp_is_exp_of_drho(case, seed, t):
     gname, G, spec, size = case
     rep = build_rep(spec, G)
@@ -137,17 +154,23 @@ BRACKET_CASES = {
 def bracket_cases(draw):
     name = draw(st.sampled_from(list(BRACKET_CASES)))
     rep_in, rep_out, alg, f = BRACKET_CASES[name]()
-    a = draw(_coefs(alg.dim))
-    b = draw(_coefs(alg.dim))
-    return name, rep_in, rep_out, alg, f, a, b
+    a = alg.random_element(generator=torch.Generator().manual_seed(draw(SEEDS)))
+    b = alg.random_element(generator=torch.Generator().manual_seed(draw(SEEDS)))
+    return name, rep_in, rep_out, f, a, b
+
+
+def _bracket_example(name):
+    rep_in, rep_out, alg, f = BRACKET_CASES[name]()
+    a = alg.random_element(generator=torch.Generator().manual_seed(1))
+    b = alg.random_element(generator=torch.Generator().manual_seed(2))
+    return name, rep_in, rep_out, f, a, b
 
 
 @PROPS
 @given(case=bracket_cases(), seed=SEEDS)
+@with_examples([dict(case=_bracket_example(name), seed=3) for name in BRACKET_CASES])
 def test_lie_derivative_reverses_brackets(case, seed):
-    name, rep_in, rep_out, alg, f, a, b = case
-    A = alg.element(torch.tensor(a, dtype=DT))
-    B = alg.element(torch.tensor(b, dtype=DT))
+    name, rep_in, rep_out, f, A, B = case
     x = randn(6, rep_in.size, seed=seed)
 
     def L(F, xi):
@@ -170,6 +193,7 @@ DISCOVERY_MODELS = {
 
 @PROPS
 @given(model=st.sampled_from(list(DISCOVERY_MODELS)), q_seed=SEEDS, x_seed=SEEDS)
+@with_examples([dict(model=m, q_seed=1, x_seed=2) for m in DISCOVERY_MODELS])
 def test_discovery_is_invariant_under_orthogonal_change_of_candidate_basis(model, q_seed, x_seed):
     f, dim = DISCOVERY_MODELS[model]
     alg = sl.gl(3)
@@ -178,6 +202,7 @@ def test_discovery_is_invariant_under_orthogonal_change_of_candidate_basis(model
     X = randn(120, 3, seed=x_seed)
     res = sl.discover(f, X, alg, rule="rtol")
     res_q = sl.discover(f, X, rotated, rule="rtol")
+    assert res.rule["rule"] == res_q.rule["rule"] == "rtol"
     assert res.dim == res_q.dim == dim
     torch.testing.assert_close(res_q.singular_values, res.singular_values, rtol=1e-10, atol=1e-10)
     # the same symmetry subspace, whatever basis the candidates were given in

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import symlie as sl
+from _helpers import DT
 
-DT = torch.float64
 
 
 def spectrum(*vals):

@@ -111,7 +111,7 @@ def _promote(args) -> int:
                                    lam=1e-2 if args.lam is None else args.lam).fit(table.X, table.Y)
             eqs = model.equations(table.input_names)
         else:
-            if cand.affine is False and table.Y.shape[1] != 1:
+            if cand.affine is False and table.Y.shape[1] != 1:  # type: ignore[union-attr]
                 return _fail("promote", "regression promotion takes one output column here (invariant target)", 2)
             model = SymmetricRegressor(lib, cand, mode="promote", lam=args.lam).fit(table.X, table.Y)
             eqs = model.equations(table.input_names, table.output_names)
@@ -157,7 +157,7 @@ def _discover(args, parser) -> int:
     for _ in range(n_in // n - 1):
         rep_in = rep_in + (Point(G) if cand.affine else V(G))
     model = args.model
-    kw = {}
+    kw: dict = {}
     if model.startswith("poly"):
         try:
             kw["degree"] = int(model.split(":", 1)[1]) if ":" in model else 2

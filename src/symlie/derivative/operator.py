@@ -247,5 +247,5 @@ class LieOperator:
         return float(math.sqrt(max(float((w * (F - mean) ** 2).sum()), 0.0)))
 
     def __repr__(self) -> str:
-        return (f"LieOperator({self.library!r}, {self.candidates.name}, q={self.q}, rows={self.rows}, P={self.P}, "
+        return (f"LieOperator({self.library!r}, {self.action.name}, q={self.q}, rows={self.rows}, P={self.P}, "
                 f"{'structured' if self.structured else 'dense'})")

@@ -26,16 +26,24 @@ from .result import SymmetryResult, symmetry_result
 __all__ = ["discover_manifold"]
 
 # ------------------------------------------------------------------------ the default neighbourhood rule
-#: most neighbours the adaptive rule takes (the local fits cost ~ N k; k = 256 at N = 20000 takes ~2 s)
+#: the adaptive rule takes at most max(K_MAX, NEIGHBOUR_BUDGET // N) neighbours (the local fits cost ~ N k:
+#: k = 419 at N = 20000 takes a few seconds)
 K_MAX = 256
+NEIGHBOUR_BUDGET = 1 << 23
 #: predicted noise error of the tangent spaces (radians) at which k stops growing
 TANGENT_TARGET = 1e-3
 #: k is refused when its tangent spaces move from those of a smaller k by more than this x their noise band
 BIAS_FACTOR = 2.0
+#: a neighbourhood is resolved above the noise when its m-th local-PCA eigenvalue is this x the (m+1)-th
+#: (median over the probes): the tangential spread is then ~3x the normal one and the local fits linear in
+#: the noise; smaller neighbourhoods are balls of noise whose fits are not noisy but wrong
+RESOLVED_RATIO = 10.0
 #: ratio of consecutive candidate values of k
 K_GROWTH = 1.5
 #: points of the cloud (evenly spaced in its order) where the rule is evaluated
 N_PROBES = 512
+#: average over the probes of squared tangent errors (the symmetric singular values are RMS over the points)
+_STAT = torch.mean
 #: neighbour entries per chunk of the local fits (bounds the memory of the (points, k, n) gathers)
 _CHUNK = 1 << 20
 
@@ -48,7 +56,7 @@ def _tree(x: torch.Tensor):
 
 def _neighbours(tree, x: torch.Tensor, k: int) -> torch.Tensor:
     """(len(x), k+1) indices of the k nearest neighbours in ``tree`` of every point of ``x`` (itself first)."""
-    _, idx = tree.query(x.detach().cpu().numpy(), k=k + 1)
+    _, idx = tree.query(x.detach().cpu().numpy(), k=k + 1, workers=max(1, torch.get_num_threads()))
     return torch.from_numpy(idx).reshape(x.shape[0], k + 1)
 
 
@@ -76,50 +84,45 @@ def _graph_fit(x: torch.Tensor, idx: torch.Tensor, U: torch.Tensor, m: int, quad
     diagonal of (A^T A)^-1, so that sigma^2 (n - m) x factor is the expected squared error of B (the tangent
     space, in radians^2) from noise of level sigma. PCA alone is biased by curvature to first order in the
     neighbourhood size when the neighbourhood is not centred on the point (boundaries, uneven sampling)."""
-    b, n = idx.shape[0], x.shape[1]
+    n = x.shape[1]
     T0, N0 = U[:, :, :m], U[:, :, m:]
-    d = x[idx] - x[idx[:, :1]]                                       # (b, k+1, n) offsets from the point
-    u = d @ T0                                                       # (b, k+1, m)
-    w = d @ N0                                                       # (b, k+1, n-m)
+    c = (x[idx] - x[idx[:, :1]]) @ U                                 # offsets from the point in the PCA frame
+    u, w = c[:, :, :m], c[:, :, m:]                                  # (b, k+1, m) tangent coordinates, ...
+    sc = u.abs().amax((1, 2)).clamp(min=1e-300)                      # ... scaled to [-1, 1] for conditioning
+    u = u / sc[:, None, None]                                        # (normal coordinates w: (b, k+1, n-m))
     cols = [torch.ones_like(u[:, :, :1]), u]
-    sc = u.abs().amax((1, 2)).clamp(min=1e-300)                      # column scaling for conditioning
-    scales = [torch.ones_like(sc[:, None]), sc[:, None].expand(b, m)]
     if quadratic:
         iu, ju = torch.triu_indices(m, m)
         cols.append(u[:, :, iu] * u[:, :, ju])
-        scales.append((sc ** 2)[:, None].expand(b, iu.numel()))
     A = torch.cat(cols, -1)                                          # (b, k+1, p)
-    colscale = torch.cat(scales, -1)                                 # (b, p)
-    As = A / colscale[:, None, :]
-    coef_s = torch.linalg.lstsq(As, w).solution                      # (b, p, n-m)
-    B = coef_s[:, 1:1 + m, :] / colscale[:, 1:1 + m, None]           # dw/du at u = 0
+    coef = torch.linalg.lstsq(A, w).solution                         # (b, p, n-m)
+    B = coef[:, 1:1 + m, :] / sc[:, None, None]                      # dw/du at u = 0
     T = torch.linalg.qr(T0 + N0 @ B.transpose(1, 2))[0]
     if not stats:
         return T
     p = A.shape[-1]
-    res = w - As @ coef_s
+    res = w - A @ coef
     dof = max(idx.shape[1] - p, 1) * max(n - m, 1)
     s2 = (res ** 2).sum((1, 2)) / dof
-    Ginv = torch.linalg.pinv(As.transpose(1, 2) @ As)               # (b, p, p)
-    vs = (torch.diagonal(Ginv, dim1=1, dim2=2)[:, 1:1 + m] / colscale[:, 1:1 + m] ** 2).sum(1)
+    Ginv = torch.linalg.pinv(A.transpose(1, 2) @ A)                  # (b, p, p)
+    vs = torch.diagonal(Ginv, dim1=1, dim2=2)[:, 1:1 + m].sum(1) / sc ** 2
     return T, s2, vs
 
 
-def _tangents(x: torch.Tensor, idx: torch.Tensor, m: int, tangents: str):
-    """Local PCA eigenvalues (b, n) and tangent bases (b, n, m) for the neighbourhoods ``idx``, in chunks."""
+def _pca_all(x: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_local_pca` of every neighbourhood in ``idx``, in chunks (bounded memory)."""
     chunk = max(1, _CHUNK // idx.shape[1])
-    evs, Ts = [], []
-    for s in range(0, idx.shape[0], chunk):
-        ic = idx[s:s + chunk]
-        ev, U = _local_pca(x, ic)
-        evs.append(ev)
-        if m == 0:
-            Ts.append(U[:, :, :0])
-        elif tangents == "quadratic":
-            Ts.append(_graph_fit(x, ic, U, m, True))
-        else:
-            Ts.append(U[:, :, :m])
-    return torch.cat(evs), torch.cat(Ts)
+    out = [_local_pca(x, idx[s:s + chunk]) for s in range(0, idx.shape[0], chunk)]
+    return torch.cat([e for e, _ in out]), torch.cat([U for _, U in out])
+
+
+def _tangents(x: torch.Tensor, idx: torch.Tensor, U: torch.Tensor, m: int, tangents: str) -> torch.Tensor:
+    """Tangent bases (b, n, m) of the neighbourhoods ``idx`` with local PCA frames ``U``, in chunks."""
+    if m == 0 or tangents == "pca":
+        return U[:, :, :m]
+    chunk = max(1, _CHUNK // idx.shape[1])
+    return torch.cat([_graph_fit(x, idx[s:s + chunk], U[s:s + chunk], m, True)
+                      for s in range(0, idx.shape[0], chunk)])
 
 
 def _grid(k_lo: int, k_hi: int) -> list[int]:
@@ -129,47 +132,73 @@ def _grid(k_lo: int, k_hi: int) -> list[int]:
     return ks
 
 
-def _choose_neighbours(x: torch.Tensor, tree, m: int, tangents: str, k_lo: int, k_hi: int) -> tuple[int, dict]:
-    """The default neighbourhood size: Lepski's rule for the tangent spaces, evaluated at ``N_PROBES`` points.
+def _choose_neighbours(x: torch.Tensor, tree, m: int | None, tangents: str, k0: int,
+                       k_hi: int) -> tuple[int, int, dict]:
+    """The default neighbourhood size (and the intrinsic dimension when ``m`` is None), evaluated at
+    ``N_PROBES`` points; returns (k, m, record for ``result.fit``).
 
-    For k = k_lo, k_lo * 1.5, ... <= k_hi the tangent spaces T_k are fitted at the probes (as in the final fit),
-    with their predicted noise error E_k = sigma sqrt((n - m) x slope variance factor of the least-squares
-    design) (median over the probes), where the noise level sigma is the RMS residual of the local quadratic
-    fit at k_lo (the neighbourhood least affected by curvature). k grows while
+    1. For k = k0, 1.5 k0, ... <= k_hi: local PCA at the probes. Unless given, m is the intrinsic dimension
+       (:func:`_intrinsic_dim`) at the k with the clearest eigenvalue gap.
+    2. The search starts at the first k >= k_lo = max(k0, 2 x the coefficients of the quadratic fit) whose
+       neighbourhoods are resolved above the noise (median lambda_m / lambda_{m+1} >= ``RESOLVED_RATIO``; the
+       most resolved k when none is). The noise level sigma is the RMS residual of the local quadratic fits
+       there (the resolved neighbourhood least affected by curvature).
+    3. Lepski's rule: for each k from there, fit the tangent spaces T_k as the final fit does and predict their
+       noise error E_k = sigma sqrt((n - m) x slope variance factor of the least-squares design) (RMS over the
+       probes). k grows while E_k > ``TANGENT_TARGET`` (a noiseless cloud stops at once) and while T_k agrees
+       with every T_j of a smaller k within the noise: RMS ||T_j T_j^T - T_k T_k^T||_F / sqrt(2) <=
+       ``BIAS_FACTOR`` x sqrt(E_j^2 + E_k^2) (pure noise moves by ~sqrt(E_j^2 - E_k^2) between nested
+       neighbourhoods); a larger move is curvature bias and the previous k is kept. RMS, not medians: the
+       symmetric singular values are RMS over the points, so biased minorities (boundaries) count.
 
-    - the tangents are noisier than ``TANGENT_TARGET`` (E_k > 1e-3 rad; a noiseless cloud stops at k_lo), and
-    - T_k agrees with every T_j of a smaller k within the noise: median ||T_j T_j^T - T_k T_k^T||_F / sqrt(2)
-      <= ``BIAS_FACTOR`` x sqrt(E_j^2 + E_k^2) (a larger move is curvature bias: the previous k is kept).
-
-    With noise sigma and spacing h the noise error falls like sigma / (r sqrt(k)) ~ sigma N^(1/2 + 1/m) / k^(1/2 + 1/m)
-    (neighbourhood radius r), so k grows like N (capped by ``K_MAX``) until curvature stops it.
+    With noise sigma, a neighbourhood of radius r ~ (k / N)^(1/m) has a noise error ~ sigma / (r sqrt(k)), so
+    at fixed noise k grows with N until curvature (or the cap k_hi) stops it.
     """
     N, n = x.shape
     quadratic = tangents == "quadratic"
     P = min(N, N_PROBES)
     probes = torch.unique(torch.linspace(0, N - 1, P, dtype=torch.float64).round().long())
     nb = _neighbours(tree, x[probes], k_hi)
-    # noise level from the quadratic fit at k_lo (the linear one when too few neighbours for it)
-    idx0 = nb[:, :k_lo + 1]
-    _, U0 = _local_pca(x, idx0)
-    quad_noise = k_lo + 1 > _n_coef(m, True)
-    _, s2, _ = _graph_fit(x, idx0, U0, m, quad_noise, stats=True)
+    grid = _grid(k0, k_hi)
+    pca = {k: _local_pca(x, nb[:, :k + 1]) for k in grid}
+    if m is None:
+        dims = {k: _intrinsic_dim(ev, 1e-12) for k, (ev, _) in pca.items()}
+        m = dims[max(grid, key=lambda k: (dims[k][1], -k))][0]
+    info: dict = {}
+    if m == 0:
+        return k0, m, {"n_neighbors_rule": "manifold_dim=0"}
+    k_lo = min(max(k0, 2 * _n_coef(m, True)), k_hi)
+    cand = sorted({k for k in grid if k >= k_lo} | {k_lo})
+    for k in cand:
+        if k not in pca:
+            pca[k] = _local_pca(x, nb[:, :k + 1])
+
+    ratios = {k: _gap(pca[k][0], m) for k in cand}
+    start = next((k for k in cand if ratios[k] >= RESOLVED_RATIO), None)
+    if start is None:
+        start = max(cand, key=lambda k: ratios[k])
+        info["unresolved"] = (f"no k <= {k_hi} resolves the manifold above the noise "
+                              f"(best lambda ratio {ratios[start]:.3g})")
+    cand = [k for k in cand if k >= start]
+    # noise level from the quadratic fit at the start (the linear one when too few neighbours for it)
+    idx0 = nb[:, :start + 1]
+    _, s2, _ = _graph_fit(x, idx0, pca[start][1], m, start + 1 > _n_coef(m, True), stats=True)
     sigma = float(s2.median().clamp(min=0).sqrt())
-    info = {"noise_level": sigma}
+    info["noise_level"] = sigma
     hist: list[tuple[int, torch.Tensor, float]] = []
     chosen, reason = None, None
-    for k in _grid(k_lo, k_hi):
+    for k in cand:
         idx = nb[:, :k + 1]
-        _, U = _local_pca(x, idx)
+        U = pca[k][1]
         if quadratic:
             T, _, vs = _graph_fit(x, idx, U, m, True, stats=True)
         else:
             _, _, vs = _graph_fit(x, idx, U, m, False, stats=True)
             T = U[:, :, :m]
-        E = sigma * math.sqrt(max(n - m, 1) * float(vs.median()))
+        E = sigma * math.sqrt(max(n - m, 1) * float(_STAT(vs)))
         Pk = T @ T.transpose(1, 2)
         for kj, Pj, Ej in hist:
-            move = float(((Pj - Pk).flatten(1).norm(dim=1) / math.sqrt(2)).median())
+            move = math.sqrt(float(_STAT(((Pj - Pk) ** 2).sum((1, 2)) / 2)))
             if move > BIAS_FACTOR * math.hypot(Ej, E):
                 reason = (f"curvature: the tangents move by {move:.2g} from k={kj} to k={k}, more than "
                           f"{BIAS_FACTOR:g} x the noise band {math.hypot(Ej, E):.2g}")
@@ -182,22 +211,33 @@ def _choose_neighbours(x: torch.Tensor, tree, m: int, tangents: str, k_lo: int, 
             reason = f"noise averaged down: predicted tangent error {E:.2g} <= {TANGENT_TARGET:g}"
             break
     if reason is None:
-        reason = (f"cap: k <= {'N - 1' if k_hi == N - 1 else 'K_MAX'} = {k_hi}"
-                  f" (predicted tangent error {hist[-1][2]:.2g})")
+        reason = f"cap: k <= {k_hi}{' = N - 1' if k_hi == N - 1 else ''} (predicted tangent error {hist[-1][2]:.2g})"
     info["tangent_error"] = next(E for kk, _, E in hist if kk == chosen)
     info["n_neighbors_rule"] = reason
-    return chosen, info
+    assert chosen is not None  # the first candidate k is always accepted
+    return chosen, m, info
+
+
+def _eig_ratios(ev: torch.Tensor, floor: float = 1e-12) -> torch.Tensor:
+    """(b, n-1) consecutive ratios lambda_i / lambda_{i+1} of local-PCA eigenvalues (floored: absolute and
+    relative to the largest)."""
+    sc = ev.clamp(min=floor) if ev.numel() else ev
+    sc = torch.maximum(sc, floor * sc[:, :1])
+    return sc[:, :-1] / sc[:, 1:]
 
 
 def _intrinsic_dim(ev: torch.Tensor, floor: float) -> tuple[int, float]:
     """Most common position of the largest consecutive eigenvalue ratio of local PCA, and its median ratio."""
     n = ev.shape[1]
-    sc = ev.clamp(min=floor) if ev.numel() else ev
-    sc = torch.maximum(sc, floor * sc[:, :1])
-    ratios = sc[:, :-1] / sc[:, 1:]                                  # (N, n-1)
+    ratios = _eig_ratios(ev, floor)                                  # (N, n-1)
     pos = ratios.argmax(1) + 1                                       # dimension per point
     m = int(torch.mode(pos).values)
     return m, float(ratios[:, m - 1].median()) if n > 1 else float("nan")
+
+
+def _gap(ev: torch.Tensor, m: int, floor: float = 1e-12) -> float:
+    """Median lambda_m / lambda_{m+1} of local PCA (NaN for m = 0 or m = n)."""
+    return float(_eig_ratios(ev, floor)[:, m - 1].median()) if 0 < m < ev.shape[1] else float("nan")
 
 
 def discover_manifold(X, candidates, *, rep_in: Rep | None = None, manifold_dim: int | None = None,
@@ -220,18 +260,21 @@ def discover_manifold(X, candidates, *, rep_in: Rep | None = None, manifold_dim:
             divided by the cloud's RMS radius (noise level and curvature x spacing^2 for a symmetry).
         manifold_dim: dimension of M; default: estimated as the most common position of the largest ratio of
             consecutive local-PCA eigenvalues (reported in ``result.fit``).
-        n_neighbors: neighbours per local fit. Default: chosen from the data (reported in ``result.fit``:
-            ``n_neighbors``, the reason ``n_neighbors_rule``, the estimated ``noise_level`` in units of X and
-            the predicted ``tangent_error`` in radians). More neighbours average the noise down, fewer reduce
-            the curvature bias, and with a fixed number the neighbourhoods shrink as the cloud gets denser, so
-            the tangents would get worse with more data. The rule (Lepski's method, on 512 probe points): with
-            k_lo = max(10, 4 n, 2 x the coefficients of the quadratic fit) and k_hi = min(N - 1, 256), try
-            k = k_lo, 1.5 k_lo, ... <= k_hi; predict the noise error E_k of the tangents from the noise level
-            (RMS residual of the local quadratic fits at k_lo) and the least-squares design; stop when E_k <=
-            1e-3 rad (a noiseless cloud keeps k_lo), and keep the previous k when the tangents at k move from
-            those at any smaller k_j by more than 2 x sqrt(E_j^2 + E_k^2) (curvature bias). At fixed noise the
-            noise error falls like sigma / (r sqrt(k)) for a neighbourhood radius r ~ (k / N)^(1/m), so k grows
-            with N until curvature or the cap stops it. An integer overrides the rule.
+        n_neighbors: neighbours per local fit; default: chosen from the data, reported in ``result.fit`` as
+            ``n_neighbors`` with the reason ``n_neighbors_rule``, the estimated ``noise_level`` (units of X) and
+            the predicted noise error of the tangents ``tangent_error`` (radians). More neighbours average the
+            noise down, fewer reduce the curvature bias; with a fixed number the neighbourhoods would shrink as
+            the cloud gets denser while the noise stays, and the tangents get worse with more data. The rule
+            (details in :func:`_choose_neighbours`), evaluated at 512 probe points for k = k0, 1.5 k0, ... with
+            k0 = max(10, 4 n), up to k_hi = min(N - 1, max(256, 2^23 / N)) (cost ~ N k): start at the first k
+            whose neighbourhoods are resolved above the noise (local-PCA eigenvalue ratio lambda_m / lambda_{m+1}
+            >= 10) and at least twice the coefficients of the quadratic fit; estimate the noise sigma there
+            (residual of the local quadratic fits); then grow k (Lepski's method) until the predicted noise
+            error of the tangents, E_k ~ sigma / (r_k sqrt(k)) for a neighbourhood radius r_k, is <= 1e-3, or
+            until the tangents at k move (RMS) from those at a smaller k_j by more than 2 sqrt(E_j^2 + E_k^2):
+            curvature bias, the previous k is kept. A noiseless cloud keeps the smallest k; at fixed noise, k
+            grows with N (r_k ~ (k / N)^(1/m)) until curvature or the cap stops it. An integer overrides the rule
+            (the intrinsic dimension is then estimated with it, as before).
         tangents: ``"quadratic"`` (default: local PCA refined by a local quadratic fit of the manifold as a
             graph over its tangent plane, accurate to second order; needs n_neighbors >= 2 + m + m(m+1)/2) or
             ``"pca"`` (the top principal directions of each neighbourhood).
@@ -256,32 +299,30 @@ def discover_manifold(X, candidates, *, rep_in: Rep | None = None, manifold_dim:
     if tangents not in ("quadratic", "pca"):
         raise ValueError(f"tangents: expected 'quadratic' or 'pca', got {tangents!r}")
     tree = _tree(x)
-    idx = _neighbours(tree, x, k0)
-    ev, _ = _tangents(x, idx, 0, tangents)                           # pilot: the intrinsic dimension
-    m_est, conf = _intrinsic_dim(ev, 1e-12)
-    k, rule_info = k0, {"n_neighbors_rule": "given"}
-    for attempt in range(2):
-        m = m_est if manifold_dim is None else check_int(manifold_dim, "manifold_dim", 0)
-        if m >= n:
-            raise ValueError(f"manifold_dim: the points {'seem to ' if manifold_dim is None else ''}fill R^{n} "
-                             f"(dimension {m}); a point cloud constrains the symmetry only through its normal "
-                             f"spaces")
+    m_given = None if manifold_dim is None else check_int(manifold_dim, "manifold_dim", 0)
+    if m_given is not None and m_given >= n:
+        raise ValueError(f"manifold_dim: the points fill R^{n} (dimension {m_given}); a point cloud constrains "
+                         f"the symmetry only through its normal spaces")
+    if n_neighbors is None:                                          # adaptive (see _choose_neighbours)
+        k_hi = min(N - 1, max(K_MAX, k0, NEIGHBOUR_BUDGET // N))
+        k, m_est, rule_info = _choose_neighbours(x, tree, m_given, tangents, k0, k_hi)
+        idx = _neighbours(tree, x, k)
+        ev, U = _pca_all(x, idx)
+        if m_given is not None:
+            m_est = _intrinsic_dim(ev, 1e-12)[0]
+    else:
+        k, rule_info = k0, {"n_neighbors_rule": "given"}
+        idx = _neighbours(tree, x, k)
+        ev, U = _pca_all(x, idx)
+        m_est = _intrinsic_dim(ev, 1e-12)[0]
+    m = m_est if m_given is None else m_given
+    conf = _gap(ev, m)
+    if tangents == "quadratic" and m > 0:
         need = 2 + m + m * (m + 1) // 2
-        if tangents == "quadratic" and m > 0 and k0 < need:
+        if k < need:
             raise ValueError(f"n_neighbors: tangents='quadratic' on a {m}-dimensional manifold needs at least "
-                             f"{need} neighbours, got {k0} (or pass tangents='pca')")
-        if n_neighbors is None and m > 0:
-            k_hi = min(N - 1, max(K_MAX, k0))
-            k_lo = min(max(k0, 2 * _n_coef(m, True)), k_hi)
-            k, rule_info = _choose_neighbours(x, tree, m, tangents, k_lo, k_hi)
-            idx = _neighbours(tree, x, k) if k != idx.shape[1] - 1 else idx
-        ev, T = _tangents(x, idx, m, tangents)                       # (N, n, m) tangent bases
-        if n_neighbors is not None or manifold_dim is not None or m == 0:
-            break
-        m_new, conf = _intrinsic_dim(ev, 1e-12)                      # again, over the chosen neighbourhoods
-        if m_new == m_est or m_new >= n:
-            break
-        m_est = m_new
+                             f"{need} neighbours, got {k} (or pass tangents='pca')")
+    T = _tangents(x, idx, U, m, tangents)                            # (N, n, m) tangent bases
     q = action.dim
     acc = StreamingFactor(q, accumulate)
     for start in range(0, N, batch_size):

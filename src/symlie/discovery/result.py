@@ -195,8 +195,9 @@ class SymmetryResult:
         """Grassmann distance (sqrt of the summed squared principal angles, radians) between the discovered
         algebra and ``truth`` (a LieAlgebra of the same matrix size, or (k, d, d) generators); a dimension
         mismatch adds pi/2 per missing direction. Linear ``truth`` is embedded when the candidates are affine."""
+        cand = self._matrix_candidates("distance_to")
         if isinstance(truth, LieAlgebra):
-            if self.candidates.affine and not truth.affine:  # type: ignore[union-attr]
+            if cand.affine and not truth.affine:
                 truth = truth.to_affine()
             T = truth.basis
         else:

@@ -62,5 +62,6 @@ def assert_equivariant(model, group=None, rep_in: Rep | None = None, rep_out: Re
                                  dtype=dtype, seed=seed)
     if not err <= tol:
         raise AssertionError(f"model is not equivariant: relative violation {err:.3e} > atol {tol:.1e} for "
-                             f"{rep_in} -> {rep_out if rep_out is not None else 'invariant'} under {as_group(group).name}")
+                             f"{rep_in} -> {rep_out if rep_out is not None else 'invariant'} "
+                             f"under {as_group(group).name}")
     return err
