@@ -720,7 +720,7 @@ def test_copies_affine_translate():
 
 
 def test_copies_errors():
-    with pytest.raises(ValueError, match="k: expected a positive int"):
+    with pytest.raises(ValueError, match="k: expected an int >= 1"):
         sl.so(3).copies(0)
     with pytest.raises(ValueError, match="translate: only meaningful"):
         sl.so(3).copies(2, translate=[True, False])

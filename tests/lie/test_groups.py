@@ -536,7 +536,7 @@ def test_group_bad_algebra_and_num():
     with pytest.raises(TypeError, match="algebra: expected a LieAlgebra"):
         sl.Group(torch.eye(3))
     for bad in (0, -1, 2.0):
-        with pytest.raises(ValueError, match="num: expected a positive int"):
+        with pytest.raises(ValueError, match="num: expected an int >= 1"):
             sl.SO(3).sample(bad)
 
 

@@ -323,7 +323,7 @@ def test_regressor_errors():
         sl.SymmetricRegressor(lib).fit(X, Y)
     with pytest.raises(TypeError, match="library: expected a symlie Library"):
         sl.SymmetricRegressor(lambda x: x, G).fit(X, Y)
-    with pytest.raises(ValueError, match="oversample: expected a positive int"):
+    with pytest.raises(ValueError, match="oversample: expected an int >= 1"):
         sl.SymmetricRegressor(lib, G, oversample=0).fit(X, Y)
     with pytest.raises(sl.SymlieError, match="rep_out: .* affine action"):
         sl.SymmetricRegressor(lib, sl.SE(2), rep_out=sl.Point(sl.SE(2))).fit(X, Y)

@@ -283,8 +283,7 @@ class LieAlgebra:
         The dimension stays q. For affine algebras ``translate`` (length k) says which copies are translated
         (positions) and which are not (e.g. velocities or momenta, which see only the linear part).
         """
-        if not isinstance(k, int) or k < 1:
-            raise ValueError(f"k: expected a positive int, got {k!r}")
+        check_int(k, "k", 1)
         n = self.n
         A = self.linear_part()
         blocks = torch.zeros(self.dim, k * n, k * n, dtype=self._basis.dtype)
@@ -426,10 +425,6 @@ def span(*algebras: LieAlgebra, name: str | None = None, rtol: float = 1e-10) ->
 
 
 # ---------------------------------------------------------------------- named constructors
-def _check_n(n, name: str, minimum: int = 1) -> int:
-    return check_int(n, name, minimum)
-
-
 def _E(n: int, i: int, j: int) -> torch.Tensor:
     M = torch.zeros(n, n, dtype=DEFAULT_DTYPE)
     M[i, j] = 1.0
@@ -446,13 +441,13 @@ def _finish(mats: Iterable[torch.Tensor], name: str, normalize: bool, n: int, af
 
 def gl(n: int, *, normalize: bool = True) -> LieAlgebra:
     """gl(n): all n x n matrices, basis E_ij; dim n^2."""
-    _check_n(n, "n")
+    check_int(n, "n", 1)
     return _finish((_E(n, i, j) for i in range(n) for j in range(n)), f"gl({n})", normalize, n)
 
 
 def sl(n: int, *, normalize: bool = True) -> LieAlgebra:
     """sl(n): traceless n x n matrices; dim n^2 - 1. Basis: E_ij (i != j), then E_ii - E_{i+1,i+1}."""
-    _check_n(n, "n", 2)
+    check_int(n, "n", 2)
     off = [_E(n, i, j) for i in range(n) for j in range(n) if i != j]
     diag = [_E(n, i, i) - _E(n, i + 1, i + 1) for i in range(n - 1)]
     return _finish(off + diag, f"sl({n})", normalize, n)
@@ -471,15 +466,15 @@ def so(p: int, q: int | None = None, *, normalize: bool = True) -> LieAlgebra:
     Lorentz algebra with time first and signature (+, -, -, -); dim n(n-1)/2 with n = p + q.
     """
     if q is None:
-        n = _check_n(p, "n", 2)
+        n = check_int(p, "n", 2)
         return _finish(_so_metric(n, torch.eye(n, dtype=DEFAULT_DTYPE)), f"so({n})", normalize, n)
     return so_pq(p, q, normalize=normalize)
 
 
 def so_pq(p: int, q: int, *, normalize: bool = True) -> LieAlgebra:
     """so(p, q), the algebra preserving eta = diag(+1 x p, -1 x q). See :func:`so`."""
-    _check_n(p, "p", 0)
-    _check_n(q, "q", 0)
+    check_int(p, "p", 0)
+    check_int(q, "q", 0)
     n = p + q
     if n < 2:
         raise ValueError(f"so(p, q): expected p + q >= 2, got p={p}, q={q}")
@@ -494,7 +489,7 @@ def lorentz(*, normalize: bool = True) -> LieAlgebra:
 
 def symplectic_form(n2: int) -> torch.Tensor:
     """J = [[0, I], [-I, 0]] of size n2 = 2n (float64)."""
-    _check_n(n2, "n2", 2)
+    check_int(n2, "n2", 2)
     if n2 % 2:
         raise ValueError(f"n2: the symplectic form needs an even size, got {n2}")
     n = n2 // 2
@@ -525,14 +520,14 @@ def _affine(A_list, b_list, n: int) -> list[torch.Tensor]:
 
 def t(n: int, *, normalize: bool = True) -> LieAlgebra:
     """t(n): translations of R^n, affine (homogeneous (n+1) x (n+1)); dim n."""
-    _check_n(n, "n")
+    check_int(n, "n", 1)
     Z = torch.zeros(n, n, dtype=DEFAULT_DTYPE)
     return _finish(_affine([Z] * n, list(torch.eye(n, dtype=DEFAULT_DTYPE)), n), f"t({n})", normalize, n, True)
 
 
 def se(n: int, *, normalize: bool = True) -> LieAlgebra:
     """se(n) = so(n) (+) t(n): rotations (first n(n-1)/2) then translations (last n); affine; dim n(n+1)/2."""
-    _check_n(n, "n", 2)
+    check_int(n, "n", 2)
     rot = _so_metric(n, torch.eye(n, dtype=DEFAULT_DTYPE))
     Z = torch.zeros(n, n, dtype=DEFAULT_DTYPE)
     zb = torch.zeros(n, dtype=DEFAULT_DTYPE)
@@ -550,7 +545,7 @@ def sim(n: int, *, normalize: bool = True) -> LieAlgebra:
 
 def aff(n: int, *, normalize: bool = True) -> LieAlgebra:
     """aff(n) = gl(n) (+) t(n): the full affine algebra of R^n; affine; dim n^2 + n."""
-    _check_n(n, "n")
+    check_int(n, "n", 1)
     Z = torch.zeros(n, dtype=DEFAULT_DTYPE)
     lin = _affine([_E(n, i, j) for i in range(n) for j in range(n)], [Z] * (n * n), n)
     tr = _affine([torch.zeros(n, n, dtype=DEFAULT_DTYPE)] * n, list(torch.eye(n, dtype=DEFAULT_DTYPE)), n)
@@ -559,7 +554,7 @@ def aff(n: int, *, normalize: bool = True) -> LieAlgebra:
 
 def scaling(n: int, *, normalize: bool = True) -> LieAlgebra:
     """The dilation algebra of R^n: the single generator I (I / sqrt(n) when normalized); dim 1."""
-    _check_n(n, "n")
+    check_int(n, "n", 1)
     return _finish([torch.eye(n, dtype=DEFAULT_DTYPE)], f"scaling({n})", normalize, n)
 
 

@@ -140,8 +140,7 @@ class Rep:
         return ProductRep([self, other])
 
     def __rmul__(self, k) -> "Rep":
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"multiplicity: expected a positive int, got {k!r}")
+        check_int(k, "multiplicity", 1)
         return self if k == 1 else SumRep([self] * k)
 
     def __pow__(self, k: int) -> "Rep":
@@ -258,8 +257,7 @@ class Trivial(Rep):
 
     def __init__(self, G, k: int = 1):
         self.group = as_group(G)
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k: expected a positive int, got {k!r}")
+        check_int(k, "k", 1)
         self.k = k
 
     @property

@@ -85,13 +85,10 @@ def _check_params(est, *, mode: str) -> None:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 or \
                 (nm == "box" and v == 0):
             raise ValueError(f"{nm}: expected a finite number {'> 0' if nm == 'box' else '>= 0'}, got {v!r}")
-    if isinstance(est.oversample, bool) or not isinstance(est.oversample, int) or est.oversample < 1:
-        raise ValueError(f"oversample: expected a positive int, got {est.oversample!r}")
+    check_int(est.oversample, "oversample", 1)
     ncp = est.n_constraint_points
-    if ncp is not None and (isinstance(ncp, bool) or not isinstance(ncp, int) or ncp < 1):
-        raise ValueError(f"n_constraint_points: expected a positive int or None, got {ncp!r}")
-    if isinstance(est.seed, bool) or not isinstance(est.seed, int):
-        raise ValueError(f"seed: expected an int, got {est.seed!r}")
+    check_int(ncp, "n_constraint_points", 1, allow_none=True)
+    check_int(est.seed, "seed", None)
     lam, mu = getattr(est, "lam", None), getattr(est, "mu", 0.0)
     if lam is not None and (isinstance(lam, bool) or not isinstance(lam, (int, float)) or not math.isfinite(lam)
                             or lam < 0):

@@ -39,7 +39,7 @@ from ..derivative.constraints import linear_model_constraints
 from ..lie.groups import as_group
 from ..lie.reps import Point, Rep
 from ..library import Library
-from ..utils.validation import SymlieError, as_tensor
+from ..utils.validation import SymlieError, as_tensor, check_int
 from .regression import DT, SymmetricRegressor, _as_data, _check_params, _like, _lstsq, format_equations
 
 __all__ = ["SymmetricSINDy", "echelon_basis", "finite_difference"]
@@ -177,8 +177,7 @@ class SymmetricSINDy(SymmetricRegressor):
         th = self.threshold
         if isinstance(th, bool) or not isinstance(th, (int, float)) or not math.isfinite(th) or th < 0:
             raise ValueError(f"threshold: expected a finite number >= 0, got {th!r}")
-        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, int) or self.max_iter < 1:
-            raise ValueError(f"max_iter: expected a positive int, got {self.max_iter!r}")
+        check_int(self.max_iter, "max_iter", 1)
 
     def fit(self, X, Xdot=None, *, t=None) -> "SymmetricSINDy":
         """Fit on states X (N, n) and derivatives Xdot (N, n), or on a trajectory X sampled at times ``t``
@@ -342,8 +341,7 @@ class SymmetricSINDy(SymmetricRegressor):
             raise ValueError("t: expected at least one time")
         if tt.shape[0] > 1 and not bool((tt[1:] > tt[:-1]).all()):
             raise ValueError("t: times must be strictly increasing")
-        if isinstance(substeps, bool) or not isinstance(substeps, int) or substeps < 1:
-            raise ValueError(f"substeps: expected a positive int, got {substeps!r}")
+        check_int(substeps, "substeps", 1)
         if method == "rk4":
             out = torch.empty(tt.shape[0], n, dtype=DT)
             x = x0t.reshape(1, n)

@@ -21,7 +21,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from ..utils.validation import SymlieError
+from ..utils.validation import SymlieError, check_int
 from ..enforce.basis import equivariant_basis, invariant_basis
 from ..lie.groups import as_group
 from ..lie.reps import ProductRep, Rep, SumRep, Trivial, Vector
@@ -53,8 +53,7 @@ def uniform_rep(channels: int, group, max_rank: int = 2) -> Rep:
     """A hidden representation of about ``channels`` dimensions split evenly between scalars, vectors and
     rank-2 tensors V (x) V (up to ``max_rank``), each rank getting channels / (max_rank + 1) dimensions."""
     G = as_group(group)
-    if not isinstance(channels, int) or channels < 1:
-        raise ValueError(f"channels: expected a positive int, got {channels!r}")
+    check_int(channels, "channels", 1)
     n = G.n
     per = channels / (max_rank + 1)
     parts = []
@@ -260,8 +259,7 @@ class EquivariantMLP(nn.Module):
         if rep_in.group != rep_out.group:
             raise SymlieError(f"rep_in, rep_out: representations of different groups ({rep_in.group.name} and "
                               f"{rep_out.group.name})")
-        if not isinstance(depth, int) or depth < 1:
-            raise ValueError(f"depth: expected a positive int, got {depth!r}")
+        check_int(depth, "depth", 1)
         hid = uniform_rep(hidden, rep_in.group) if isinstance(hidden, int) else hidden
         gen = torch.Generator().manual_seed(seed)
         reps = [rep_in] + [hid] * depth

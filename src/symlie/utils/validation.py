@@ -108,10 +108,14 @@ def as_matrix_stack(x: Any, name: str, *, size: int | None = None, allow_single:
     return t
 
 
-def check_int(value, name: str, minimum: int = 0) -> int:
-    """``value`` as an int >= ``minimum``; bools and non-integers are refused with a ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
+def check_int(value, name: str, minimum: int | None = 0, *, allow_none: bool = False) -> int:
+    """``value`` as an int >= ``minimum`` (``None``: any int); bools, floats and other types are refused with a
+    ValueError naming ``name`` (the one integer validator of symlie). ``allow_none`` lets ``None`` through."""
+    if value is None and allow_none:
+        return value  # type: ignore[return-value]
+    if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
+        want = "an int" if minimum is None else f"an int >= {minimum}"
+        raise ValueError(f"{name}: expected {want}{' or None' if allow_none else ''}, got {value!r}")
     return value
 
 
