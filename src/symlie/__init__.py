@@ -27,7 +27,7 @@ from .discovery import SymmetryResult, discover, discover_manifold
 from .promote import (ConvergenceWarning, InfeasibleError, NuclearNormPenalty, PromoteResult, layer_operator,
                       solve_promote)
 from .models import SymmetricRegressor, SymmetricSINDy, discover_data
-from . import datasets, metrics, nn, utils
+from . import datasets, metrics, nn, testing, utils
 
 __all__ = [
     "__version__", "SymlieError", "NotClosedError",
@@ -57,5 +57,5 @@ __all__ = [
     # promote
     "NuclearNormPenalty", "solve_promote", "PromoteResult", "InfeasibleError", "ConvergenceWarning", "layer_operator",
     # submodules
-    "nn", "metrics", "datasets", "utils",
+    "nn", "metrics", "datasets", "utils", "testing",
 ]

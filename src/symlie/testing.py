@@ -5,8 +5,8 @@ from typing import Callable
 
 import torch
 
-from ..lie.groups import Group, as_group
-from ..lie.reps import Rep, Trivial
+from .lie.groups import Group, as_group
+from .lie.reps import Rep, Trivial
 
 __all__ = ["assert_equivariant", "equivariance_violation"]
 

@@ -1,11 +1,11 @@
-"""symlie.utils.testing.assert_equivariant: passes on equivariant modules, fails on broken ones."""
+"""symlie.testing.assert_equivariant: passes on equivariant modules, fails on broken ones."""
 from __future__ import annotations
 
 import pytest
 import torch
 
 import symlie as sl
-from symlie.utils.testing import assert_equivariant
+from symlie.testing import assert_equivariant
 
 
 def test_equivariant_mlp_passes_and_reads_its_own_reps():
