@@ -40,7 +40,7 @@ import torch
 
 from ..utils.validation import SymlieError
 from ..derivative.constraints import invariance_constraints
-from ..linalg.nullspace import Nullspace, gap_ratio, nullspace
+from ..linalg import Nullspace, RankRule, gap_ratio, nullspace, nullspace_from_spectrum
 from ..lie.reps import ProductRep, Rep, SumRep, Trivial
 
 __all__ = ["EquivariantBasis", "BasisBlock", "equivariant_basis", "invariant_basis", "constraint_matrix",
@@ -208,7 +208,7 @@ def _solve_sparse(rep: Rep, rtol: float, k0: int = 32, iters: int = 4, shift_rto
     if lam_max <= 0:
         return nullspace(torch.zeros(1, s, dtype=torch.float64), rule="rtol", rtol=rtol)
     smax = lam_max ** 0.5
-    thr = (rtol * smax) ** 2
+    rule = RankRule("rtol", rtol=rtol)
     lu = spla.splu((M + shift_rtol * lam_max * sp.identity(s, format="csc")).tocsc())
     rng = np.random.default_rng(seed)
     k = min(k0, s)
@@ -218,7 +218,9 @@ def _solve_sparse(rep: Rep, rtol: float, k0: int = 32, iters: int = 4, shift_rto
             X = np.linalg.qr(lu.solve(X))[0]
             lam, W = np.linalg.eigh(X.T @ (M @ X))
             X = X @ W
-        n_null = int((lam <= thr).sum())
+        sv_desc = torch.from_numpy(np.sqrt(np.clip(lam, 0, None))[::-1].copy())
+        rank_k, thr, reason = rule.cut(sv_desc, reference=smax)     # the one rank rule, on the partial spectrum
+        n_null = k - rank_k
         if n_null < k or k >= s:
             break
         k = min(2 * k, s)
@@ -226,9 +228,9 @@ def _solve_sparse(rep: Rep, rtol: float, k0: int = 32, iters: int = 4, shift_rto
     spec = torch.tensor(np.concatenate([[smax], sv[::-1]]), dtype=torch.float64)
     gap = gap_ratio(sv[::-1], len(sv) - n_null)
     return Nullspace(basis=torch.tensor(X[:, :n_null], dtype=torch.float64), singular_values=spec,
-                     rank=spec.numel() - n_null, threshold=float(thr ** 0.5),
-                     rule={"rule": "rtol", "rtol": rtol, "atol": 0.0, "partial_spectrum": True, "block": k,
-                           "iters": iters}, gap_ratio=gap, complement=torch.tensor(X[:, n_null:], dtype=torch.float64))
+                     rank=spec.numel() - n_null, threshold=float(thr),
+                     rule=dict(rule.to_dict(), partial_spectrum=True, block=k, iters=iters), gap_ratio=gap,
+                     complement=torch.tensor(X[:, n_null:], dtype=torch.float64), reason=reason, rank_rule=rule)
 
 
 def _kron_sum_sparse(mats: list[np.ndarray]):
@@ -296,7 +298,7 @@ def _solve_kron(rep: Rep, rtol: float, seed: int = 0, cond_max: float = 1e8,
         sv = np.sqrt(np.clip(lamH, 0, None))[::-1]          # descending
         Y = Y[:, ::-1]
         smax = sv[0]
-        n_null = int((sv <= rtol * smax).sum()) if smax > 0 else len(sv)
+        n_null = len(sv) - RankRule("rtol", rtol=rtol).cut(torch.from_numpy(sv.copy()))[0] if smax > 0 else len(sv)
         Yn = Y[:, len(sv) - n_null:]
         Z = np.zeros((s, n_null), dtype=complex)
         Z[J] = Yn
@@ -325,11 +327,13 @@ def _solve_kron(rep: Rep, rtol: float, seed: int = 0, cond_max: float = 1e8,
             info["discrete_singular_values"] = [float(v) for v in nd.singular_values]
     spec = torch.tensor(sv.copy(), dtype=torch.float64)
     # rank and gap refer to the continuous spectrum; discrete generators may remove further directions
-    k_cont = int((spec <= rtol * ref).sum()) if len(J) else 0
+    rule = RankRule("rtol", rtol=rtol)
+    rank_c, thr, reason = rule.cut(spec, reference=ref)
+    k_cont = spec.numel() - rank_c if len(J) else 0
     rank = spec.numel() - k_cont
     gap = gap_ratio(spec, rank)
-    return Nullspace(basis=Qt, singular_values=spec, rank=rank, threshold=rtol * ref, rule=info, gap_ratio=gap,
-                     complement=None)
+    return Nullspace(basis=Qt, singular_values=spec, rank=rank, threshold=thr, rule=info, gap_ratio=gap,
+                     complement=None, reason=reason, rank_rule=rule)
 
 
 def _solve_block(rep: Rep, method: str, rtol: float, dense_max: int, gram_max: int) -> tuple[Nullspace, str]:
@@ -360,12 +364,8 @@ def _solve_block(rep: Rep, method: str, rtol: float, dense_max: int, gram_max: i
         lam, U = torch.linalg.eigh(_gram_dense(rep))
         sv = lam.flip(0).clamp(min=0).sqrt()          # singular values of the constraint, descending
         U = U.flip(1)
-        thr = rtol * float(sv[0])
-        rank = int((sv > thr).sum())
-        gap = gap_ratio(sv, rank)
-        ns = Nullspace(basis=U[:, rank:], singular_values=sv, rank=rank, threshold=thr,
-                       rule={"rule": "rtol", "rtol": rtol, "atol": 0.0, "via": "gram"}, gap_ratio=gap,
-                       complement=U[:, :rank])
+        ns = nullspace_from_spectrum(sv, U, RankRule("rtol", rtol=rtol))
+        ns.rule["via"] = "gram"
     elif method == "sparse":
         ns = _solve_sparse(rep, rtol)
     else:

@@ -17,6 +17,7 @@ from typing import Iterable, Sequence
 
 import torch
 
+from ..linalg import RankRule
 from ..utils.validation import DEFAULT_DTYPE, NotClosedError, as_tensor, check_int, make_generator
 
 __all__ = [
@@ -418,7 +419,7 @@ def span(*algebras: LieAlgebra, name: str | None = None, rtol: float = 1e-10) ->
     if B.shape[0] == 0:
         return LieAlgebra(B, name=nm, affine=affine, size=d)
     U, S, Vh = torch.linalg.svd(B.reshape(B.shape[0], -1), full_matrices=False)
-    r = int((S > rtol * S[0]).sum()) if S[0] > 0 else 0
+    r = RankRule("rtol", rtol=rtol).cut(S)[0] if S[0] > 0 else 0
     if r == B.shape[0]:  # independent: keep the given generators, orthonormalised in order
         return LieAlgebra(B, name=nm, affine=affine, size=d).orthonormalize()
     return LieAlgebra(Vh[:r].reshape(r, d, d), name=nm, affine=affine, size=d)
