@@ -21,15 +21,9 @@ from pathlib import Path
 
 import torch
 
+from ..utils.progress import progress
+
 __all__ = ["run_tour"]
-
-
-def _bar(i: int, n: int, label: str, stream, width: int = 24) -> None:
-    done = int(width * i / n)
-    stream.write(f"\r  {label} [{'#' * done}{'.' * (width - done)}] {i}/{n}")
-    if i == n:
-        stream.write("\n")
-    stream.flush()
 
 
 def run_tour(out_dir="symlie-demo-report", *, seed: int = 0, steps: int = 1500, stream=None) -> dict:
@@ -70,13 +64,15 @@ def run_tour(out_dir="symlie-demo-report", *, seed: int = 0, steps: int = 1500, 
     net = torch.nn.Sequential(torch.nn.Linear(6, 64), torch.nn.SiLU(), torch.nn.Linear(64, 64), torch.nn.SiLU(),
                               torch.nn.Linear(64, 1)).double()
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-    for step in range(1, steps + 1):
-        loss = ((net(X)[:, 0] - y) ** 2).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if step % max(1, steps // 24) == 0 or step == steps:
-            _bar(step, steps, f"training (loss {loss.item():.2e})", out)
+    with progress(total=steps, desc="training", stream=out, unit="step") as bar:
+        for step in range(1, steps + 1):
+            loss = ((net(X)[:, 0] - y) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if step % max(1, steps // 24) == 0 or step == steps:
+                bar.set_postfix(f"loss {loss.item():.2e}")
+            bar.update()
     G3 = sl.GL(3)
     res = sl.discover(net, X, sl.gl(3), rep_in=sl.V(G3) + sl.V(G3), rule="gap", min_gap=10)
     dist = res.distance_to(sl.so(3)) if res.dim == 3 else float("nan")

@@ -35,6 +35,8 @@ from __future__ import annotations
 import copy
 import math
 import time
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -140,6 +142,39 @@ def discover(model, X, candidates, *, rep_in: Rep | None = None, rep_out: Rep | 
     if autodiff not in AUTODIFF_MODES:
         raise ValueError(f"autodiff: expected one of {AUTODIFF_MODES}, got {autodiff!r}")
     batch_size = check_int(batch_size, "batch_size", 1)
+    x = _check_samples(X, dtype)
+    N, n_in = x.shape
+    w = check_weights(weights, N)
+    use_dist = use_distributed(distributed)
+    ev = _Evaluator.of(model, x, dtype, dynamics)
+    action, group = resolve_candidates(candidates, rep_in, rep_out, n_in, dynamics=ev.dynamics)
+    if ev.dynamics and action.n_out is not None and action.n_out != n_in:
+        raise ValueError(f"dynamics: the tangent action has size {action.n_out} but states have {n_in} entries")
+    q = action.dim
+    elems = _discrete_elements(discrete, group, action)
+    kfs = [action.transform(ev.F, g) for g in elems.values()]  # type: ignore[attr-defined]  # MatrixAction only
+    n_out_probe = _probe(ev.F, x, n_in)
+    if not ev.linear:
+        autodiff = resolve_autodiff(autodiff, q, n_in, n_out_probe)
+    acc = StreamingFactor(q, accumulate)
+    sums, n_out_seen = _stream(ev, action, x, w, batch_size, kfs, acc, autodiff)
+    R, sums, world = acc.reduce(sums, use_dist)
+    disc, tw, scale = _moments(sums, list(elems))
+    kind = "linear" if ev.linear else ("dynamics" if ev.dynamics else "function")
+    if ev.linear and ev.dynamics:
+        kind = "dynamics (linear)"
+    info = {"seconds": time.perf_counter() - t0, "batch_size": batch_size, "accumulate": accumulate,
+            "autodiff": "exact (library)" if ev.linear else autodiff, "dtype": str(x.dtype).replace("torch.", ""),
+            "processes": world}
+    noise = (fit_info or {}).get("noise_floor")
+    rr = resolve_rule(rule, rtol, atol, min_gap, floor, x.dtype, noise)
+    return symmetry_result(action, R, tw, scale, rule=rr, closure_tol=closure_tol, discrete=disc,
+                           n_samples=int(sums[0]), n_outputs=int(n_out_seen or 0), kind=kind, fit=fit_info,
+                           info=info, points=x[:CLOSURE_POINTS])
+
+
+def _check_samples(X, dtype: torch.dtype | None) -> torch.Tensor:
+    """X as (N >= 1, n_in) in the evaluation dtype (upward conversion only)."""
     if dtype is not None and dtype not in (torch.float32, torch.float64):
         raise TypeError(f"dtype: expected torch.float64, torch.float32 or None, got {dtype}")
     x = as_tensor(X, "X", ndim=2)
@@ -149,52 +184,65 @@ def discover(model, X, candidates, *, rep_in: Rep | None = None, rep_out: Rep | 
         if x.dtype == torch.float64 and dtype == torch.float32:
             raise TypeError("X: is float64 but dtype=torch.float32 was requested; convert X explicitly")
         x = x.to(dtype)
-    N, n_in = x.shape
-    w = check_weights(weights, N)
-    use_dist = use_distributed(distributed)
-    linear = is_linear_estimator(model)
-    if linear:
-        if getattr(model, "coef_", None) is None or not hasattr(model, "n_outputs_"):
-            raise ValueError("model: the estimator is not fitted (call fit first)")
-        dynamics = dynamics or bool(getattr(model, "is_dynamics", False))
-        n_out = int(model.n_outputs_)
-        W = model.coef_.to(x.dtype)
-        library = model.library
-        if model.n_features_in_ != n_in:
-            raise ValueError(f"X: has {n_in} columns but the model was fitted on {model.n_features_in_} inputs")
+    return x
 
-        def F(xc):
-            return library.transform(xc).to(xc.dtype) @ W.T
-    elif callable(model):
-        F = _float64_model(model) if dtype == torch.float64 else model
-        n_out = None
-    else:
+
+@dataclass
+class _Evaluator:
+    """How the model is evaluated and differentiated: a torch callable by autodiff, or a fitted
+    linear-in-parameter estimator through the exact operator of its library and coefficients."""
+
+    F: Callable
+    linear: bool
+    dynamics: bool
+    library: object = None
+    W: torch.Tensor | None = None
+    n_out: int | None = None
+
+    @classmethod
+    def of(cls, model, x: torch.Tensor, dtype: torch.dtype | None, dynamics: bool) -> "_Evaluator":
+        if is_linear_estimator(model):
+            if getattr(model, "coef_", None) is None or not hasattr(model, "n_outputs_"):
+                raise ValueError("model: the estimator is not fitted (call fit first)")
+            if model.n_features_in_ != x.shape[1]:
+                raise ValueError(f"X: has {x.shape[1]} columns but the model was fitted on {model.n_features_in_} "
+                                 f"inputs")
+            W = model.coef_.to(x.dtype)
+            library = model.library
+
+            def F(xc):
+                return library.transform(xc).to(xc.dtype) @ W.T
+
+            return cls(F, True, dynamics or bool(getattr(model, "is_dynamics", False)), library, W,
+                       int(model.n_outputs_))
+        if callable(model):
+            return cls(_float64_model(model) if dtype == torch.float64 else model, False, dynamics)
         raise TypeError(f"model: expected a torch callable, an nn.Module or a fitted SymmetricRegressor / "
                         f"SymmetricSINDy, got {type(model).__name__}")
-    action, group = resolve_candidates(candidates, rep_in, rep_out, n_in, dynamics=dynamics)
-    if dynamics and action.n_out is not None and action.n_out != n_in:
-        raise ValueError(f"dynamics: the tangent action has size {action.n_out} but states have {n_in} entries")
+
+    def derivative(self, action: Action, xc: torch.Tensor, autodiff: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """(L (q, n, n_out), F(xc) (n, n_out)) for one batch, without gradients."""
+        if self.linear:
+            return lie_derivative_linear(self.library, action, xc, n_out=self.n_out, coef=self.W), self.F(xc)
+        L, fx = lie_derivative(self.F, action, xc, batch_size=None, autodiff=autodiff, return_values=True)
+        if L.ndim == 2:
+            L, fx = L.unsqueeze(-1), fx.unsqueeze(-1)
+        return L, fx
+
+
+def _stream(ev: _Evaluator, action: Action, x: torch.Tensor, w: torch.Tensor | None, batch_size: int, kfs: list,
+            acc: StreamingFactor, autodiff: str) -> tuple[torch.Tensor, int | None]:
+    """Fold the weighted rows of every batch into ``acc``; returns the sums [N, sum w, sum w |F|^2,
+    (sum w |K_g F - F|^2, sum w |F|^2) per discrete element, sum w F (n_out)] and n_out."""
     q = action.dim
-    acc = StreamingFactor(q, accumulate)
-    elems = _discrete_elements(discrete, group, action)
-    kfs = {k: action.transform(F, g) for k, g in elems.items()}  # type: ignore[attr-defined]  # MatrixAction only
-    sq = torch.zeros(3 + 2 * len(elems), dtype=torch.float64)  # [N, sum w, sum w|f|^2, (|Kf - f|^2, |f|^2)...]
-    n_out_probe = _probe(F, x, n_in)
-    if not linear:
-        autodiff = resolve_autodiff(autodiff, q, n_in, n_out_probe)
-    n_out_seen = None
+    sq = torch.zeros(3 + 2 * len(kfs), dtype=torch.float64)
     sum_f = None
+    n_out = None
     with torch.no_grad():
-        for start in range(0, N, batch_size):
+        for start in range(0, x.shape[0], batch_size):
             xc = x[start:start + batch_size]
-            if linear:
-                L = lie_derivative_linear(library, action, xc, n_out=n_out, coef=W)
-                fx = F(xc)
-            else:
-                L, fx = lie_derivative(F, action, xc, batch_size=None, autodiff=autodiff, return_values=True)
-                if L.ndim == 2:
-                    L, fx = L.unsqueeze(-1), fx.unsqueeze(-1)
-            n_out_seen = L.shape[-1]
+            L, fx = ev.derivative(action, xc, autodiff)
+            n_out = L.shape[-1]
             wc = w[start:start + batch_size] if w is not None else None
             blk = L.permute(1, 2, 0)                                     # (n, n_out, q)
             if wc is not None:
@@ -206,29 +254,24 @@ def discover(model, X, candidates, *, rep_in: Rep | None = None, rep_out: Rep | 
             sq[0] += xc.shape[0]
             sq[1] += float(ww.sum())
             sq[2] += float((f64 ** 2 * ww).sum())
-            for i, kf in enumerate(kfs.values()):
+            for i, kf in enumerate(kfs):
                 gx = kf(xc)
                 gx = gx.unsqueeze(-1) if gx.ndim == 1 else gx
                 sq[3 + 2 * i] += float(((gx.to(torch.float64) - f64) ** 2 * ww).sum())
                 sq[4 + 2 * i] += float((f64 ** 2 * ww).sum())
-    sq = torch.cat([sq, sum_f])  # type: ignore[list-item]
-    R, sq, world = acc.reduce(sq, use_dist)
+    assert sum_f is not None
+    return torch.cat([sq, sum_f]), n_out
+
+
+def _moments(sq: torch.Tensor, labels: list) -> tuple[dict, float, float]:
+    """(discrete violations {label: RMS |K_g F - F| / RMS |F|}, total weight, RMS |F - mean F|)."""
+    m = len(labels)
     disc = {k: math.sqrt(float(sq[3 + 2 * i]) / float(sq[4 + 2 * i])) if float(sq[4 + 2 * i]) > 0 else float("inf")
-            for i, k in enumerate(elems)}
+            for i, k in enumerate(labels)}
     tw = float(sq[1])
-    mean_f = sq[3 + 2 * len(elems):] / tw if tw > 0 else sq[3 + 2 * len(elems):]
+    mean_f = sq[3 + 2 * m:] / tw if tw > 0 else sq[3 + 2 * m:]
     scale = math.sqrt(max(float(sq[2]) / tw - float((mean_f ** 2).sum()), 0.0)) if tw > 0 else 0.0
-    kind = "linear" if linear else ("dynamics" if dynamics else "function")
-    if linear and dynamics:
-        kind = "dynamics (linear)"
-    info = {"seconds": time.perf_counter() - t0, "batch_size": batch_size, "accumulate": accumulate,
-            "autodiff": "exact (library)" if linear else autodiff, "dtype": str(x.dtype).replace("torch.", ""),
-            "processes": world}
-    noise = (fit_info or {}).get("noise_floor")
-    rr = resolve_rule(rule, rtol, atol, min_gap, floor, x.dtype, noise)
-    return symmetry_result(action, R, tw, scale, rule=rr, closure_tol=closure_tol, discrete=disc,
-                           n_samples=int(sq[0]), n_outputs=int(n_out_seen or 0), kind=kind, fit=fit_info, info=info,
-                           points=x[:CLOSURE_POINTS])
+    return disc, tw, scale
 
 
 def _discrete_elements(discrete, group: Group | None, action: Action) -> dict[str, torch.Tensor]:

@@ -138,7 +138,9 @@ def _choose_neighbours(x: torch.Tensor, tree, m: int | None, tangents: str, k0: 
     ``N_PROBES`` points; returns (k, m, record for ``result.fit``).
 
     1. For k = k0, 1.5 k0, ... <= k_hi: local PCA at the probes. Unless given, m is the intrinsic dimension
-       (:func:`_intrinsic_dim`) at the k with the clearest eigenvalue gap.
+       (:func:`_intrinsic_dim`) at the smallest k whose eigenvalue gap is resolved (median ratio >=
+       ``RESOLVED_RATIO``; the clearest gap when none is): smaller neighbourhoods are balls of noise, larger
+       ones can see a curve coiled on a surface (a helix on its cylinder) as two-dimensional.
     2. The search starts at the first k >= k_lo = max(k0, 2 x the coefficients of the quadratic fit) whose
        neighbourhoods are resolved above the noise (median lambda_m / lambda_{m+1} >= ``RESOLVED_RATIO``; the
        most resolved k when none is). The noise level sigma is the RMS residual of the local quadratic fits
@@ -163,7 +165,8 @@ def _choose_neighbours(x: torch.Tensor, tree, m: int | None, tangents: str, k0: 
     pca = {k: _local_pca(x, nb[:, :k + 1]) for k in grid}
     if m is None:
         dims = {k: _intrinsic_dim(ev, 1e-12) for k, (ev, _) in pca.items()}
-        m = dims[max(grid, key=lambda k: (dims[k][1], -k))][0]
+        m = next((dims[k][0] for k in grid if dims[k][1] >= RESOLVED_RATIO),
+                 dims[max(grid, key=lambda k: (dims[k][1], -k))][0])
     info: dict = {}
     if m == 0:
         return k0, m, {"n_neighbors_rule": "manifold_dim=0"}
