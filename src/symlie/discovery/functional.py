@@ -208,7 +208,7 @@ class _Evaluator:
                 raise ValueError(f"X: has {x.shape[1]} columns but the model was fitted on {model.n_features_in_} "
                                  f"inputs")
             W = model.coef_.to(x.dtype)
-            library = model.library
+            library = getattr(model, "library_", None) or model.library        # the fitted copy when there is one
 
             def F(xc):
                 return library.transform(xc).to(xc.dtype) @ W.T

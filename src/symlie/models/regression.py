@@ -22,6 +22,7 @@ regularisation in c equals ridge on W restricted to the equivariant subspace.
 """
 from __future__ import annotations
 
+import copy
 import inspect
 import math
 
@@ -199,7 +200,7 @@ class _Estimator:
         if Xt.ndim != 2 or Xt.shape[1] != self.n_features_in_:
             raise ValueError(f"{name}: expected shape (N, {self.n_features_in_}) (the model was fitted on "
                              f"{self.n_features_in_} input variables), got {tuple(Xt.shape)}")
-        return self.library.transform(Xt)
+        return self.library_.transform(Xt)
 
 
 # ------------------------------------------------------------------------------------------------ the regressor
@@ -280,7 +281,7 @@ class SymmetricRegressor(_Estimator):
     # -- fitting -------------------------------------------------------------------------------------
     def _setup_basis(self, n_in: int, n_out: int, rep_in, rep_out, rep_out_name: str = "rep_out") -> torch.Tensor:
         """Sets the constraint attributes; returns the orthonormal basis (n_out * D, k)."""
-        D = self.library.n_output_features(n_in)
+        D = self.library_.n_output_features(n_in)
         if self.mode == "none":
             self.group_, self.rep_in_, self.rep_out_ = self.group, rep_in, rep_out
             self.nullspace_ = None
@@ -289,7 +290,7 @@ class SymmetricRegressor(_Estimator):
             return torch.eye(n_out * D, dtype=DT)
         group, rep_in, rep_out = _resolve_group_reps(self.group, rep_in, rep_out, n_in, n_out,
                                                      rep_out_name=rep_out_name)
-        ns, pts = linear_model_nullspace(self.library, group, rep_in, rep_out, n_in, n_out,
+        ns, pts = linear_model_nullspace(self.library_, group, rep_in, rep_out, n_in, n_out,
                                         n_constraint_points=self.n_constraint_points, oversample=self.oversample,
                                         box=self.box, rtol=self.rtol, seed=self.seed)
         self.group_, self.rep_in_, self.rep_out_ = group, rep_in, rep_out
@@ -317,7 +318,7 @@ class SymmetricRegressor(_Estimator):
         if self.library.n_features_in is not None and self.library.n_features_in != Xt.shape[1]:
             raise ValueError(f"{xname}: has {Xt.shape[1]} columns but the library was fitted on "
                              f"{self.library.n_features_in} input variables")
-        self.library.fit(Xt)
+        self.library_ = copy.deepcopy(self.library).fit(Xt)   # the user's library is never changed
         return Xt, Yt, y1d
 
     def _design(self, Phi: torch.Tensor, B: torch.Tensor, n_out: int) -> torch.Tensor:
@@ -330,8 +331,8 @@ class SymmetricRegressor(_Estimator):
         group, rep_in, rep_out = _resolve_group_reps(self.group, rep_in, rep_out, n_in, n_out)
         n_pts = self.n_constraint_points
         if n_pts is None:
-            n_pts = default_n_constraint_points(self.library, group, rep_in, rep_out, n_in, n_out, self.oversample)
-        op = LieOperator(self.library, group, n_in, rep_in=rep_in, rep_out=rep_out, n_out=n_out, n_points=n_pts,
+            n_pts = default_n_constraint_points(self.library_, group, rep_in, rep_out, n_in, n_out, self.oversample)
+        op = LieOperator(self.library_, group, n_in, rep_in=rep_in, rep_out=rep_out, n_out=n_out, n_points=n_pts,
                          box=self.box, seed=self.seed)
         res = solve_promote(Phi, Yt, op, lam=self.lam, mu=self.mu,
                             **{"reweight": check_int(self.reweight, "reweight", 0), **(self.solver_options or {})})
@@ -358,7 +359,7 @@ class SymmetricRegressor(_Estimator):
 
     def _kept_basis(self, G, n_in: int, n_out: int) -> torch.Tensor:
         """Orthonormal basis (n_out D, k) of the models with the kept algebra G enforced (candidate reps)."""
-        ns, _ = linear_model_nullspace(self.library, G, self.rep_in_, self.rep_out_, n_in, n_out,
+        ns, _ = linear_model_nullspace(self.library_, G, self.rep_in_, self.rep_out_, n_in, n_out,
                                        n_constraint_points=self.n_constraint_points, oversample=self.oversample,
                                        box=self.box, rtol=max(self.rtol, REFIT_RTOL), seed=self.seed)
         return ns.basis
@@ -370,7 +371,7 @@ class SymmetricRegressor(_Estimator):
             return
         n_in, n_out = Xt.shape[1], Yt.shape[1]
         B = self._kept_basis(G, n_in, n_out)
-        Phi = self.library.transform(Xt)
+        Phi = self.library_.transform(Xt)
         c, _ = _lstsq(self._design(Phi, B, n_out), Yt.reshape(-1), float(self.alpha))
         W = (B @ c).reshape(n_out, -1)
         self.refit_ = self._accept_refit(Phi, Yt, W, G, B)
@@ -391,12 +392,12 @@ class SymmetricRegressor(_Estimator):
         Xt, Yt, y1d = self._prepare(X, Y)
         n_in, n_out = Xt.shape[1], Yt.shape[1]
         if self.mode == "promote":
-            self._promote(self.library.transform(Xt), Yt, self.rep_in, self.rep_out, n_in, n_out)
+            self._promote(self.library_.transform(Xt), Yt, self.rep_in, self.rep_out, n_in, n_out)
             self._refit_kept(Xt, Yt)
             self.n_features_in_, self.n_outputs_, self._y1d = n_in, n_out, y1d
             return self
         B = self._setup_basis(n_in, n_out, self.rep_in, self.rep_out)
-        Phi = self.library.transform(Xt)
+        Phi = self.library_.transform(Xt)
         M = self._design(Phi, B, n_out)
         c, rank = _lstsq(M, Yt.reshape(-1), float(self.alpha))
         self.basis_ = B
@@ -433,7 +434,7 @@ class SymmetricRegressor(_Estimator):
     def equations(self, input_names=None, output_names=None, precision: int = 3) -> list[str]:
         """Readable ``y0 = 1.000 x0 - 2.000 x0 x1^2 ...`` strings, one per output."""
         self._check_fitted("equations")
-        names = self.library.feature_names(input_names)
+        names = self.library_.feature_names(input_names)
         lhs = list(output_names) if output_names is not None else [f"y{a}" for a in range(self.n_outputs_)]
         if len(lhs) != self.n_outputs_:
             raise ValueError(f"output_names: expected {self.n_outputs_} names, got {len(lhs)}")

@@ -228,7 +228,7 @@ class SymmetricSINDy(SymmetricRegressor):
             Be = self._clean(Be, n)
         else:
             Be, piv = B, list(range(B.shape[1]))
-        Phi = self.library.transform(Xt)
+        Phi = self.library_.transform(Xt)
         M = self._design(Phi, Be, n)
         y = Yt.reshape(-1)
         c, support, n_iter = self._stlsq(M, y)
@@ -252,7 +252,7 @@ class SymmetricSINDy(SymmetricRegressor):
         kept; thresholding never acts on the shrunk penalised coefficients (zeroing one of the terms a symmetry
         ties together would break it). With ``refit=False``: the penalised coefficients, |c| < threshold zeroed."""
         n = Xt.shape[1]
-        Phi = self.library.transform(Xt)
+        Phi = self.library_.transform(Xt)
         self._promote(Phi, Yt, rep, rep_out, n, n)
         if not self.refit:
             W = self.promotion_.coef
@@ -284,7 +284,7 @@ class SymmetricSINDy(SymmetricRegressor):
         if torch.equal(cleaned, Be):
             return Be
         assert self.constraint_points_ is not None and self.nullspace_ is not None  # set by fit (mode != "none")
-        A = linear_model_constraints(self.library, self.group_, self.constraint_points_, self.rep_in_,
+        A = linear_model_constraints(self.library_, self.group_, self.constraint_points_, self.rep_in_,
                                      self.rep_out_, n_out)
         res = torch.linalg.vector_norm(A @ cleaned, dim=0) / torch.linalg.vector_norm(cleaned, dim=0)
         return cleaned if float(res.max()) <= self.nullspace_.threshold else Be
@@ -322,7 +322,7 @@ class SymmetricSINDy(SymmetricRegressor):
         return super().score(X, Xdot)
 
     def _rhs(self, x: torch.Tensor) -> torch.Tensor:
-        return self.library.transform(x) @ self.coef_.T
+        return self.library_.transform(x) @ self.coef_.T
 
     def simulate(self, x0, t, *, method: str = "rk4", substeps: int = 1, **solve_ivp_kwargs):
         """Integrate x' = f(x) from x0 (n,) over the times t (T,) (increasing); returns (T, n).
@@ -373,6 +373,6 @@ class SymmetricSINDy(SymmetricRegressor):
     def equations(self, input_names=None, precision: int = 3) -> list[str]:  # type: ignore[override]
         """Readable ``x0' = 0.500 x0 - 1.000 x1 ...`` strings, one per state."""
         self._check_fitted("equations")
-        names = self.library.feature_names(input_names)
+        names = self.library_.feature_names(input_names)
         states = list(input_names) if input_names is not None else [f"x{i}" for i in range(self.n_features_in_)]
         return format_equations(self.coef_, names, [f"{s}'" for s in states], precision)
