@@ -161,6 +161,7 @@ class _Estimator:
 
     # set by the subclasses (constructor argument / fit)
     library: Library
+    library_: Library
     n_features_in_: int
 
     @classmethod

@@ -249,56 +249,73 @@ def solve_promote(Theta, Y, op: LieOperator, *, lam: float | None = None, mu: fl
                          history=info.get("state", {}))
 
 
-def _admm(Th, Yn, op: LieOperator, lam, mu, *, rho, alpha, max_iter, eps_abs, eps_rel, warm_start, adapt_rho,
-          ridge, mask, weights=None, check_every=5):
-    """ADMM on (w, Z [, v]) with Z = S(W) (and v = w for the l1 term); scaled duals U, u."""
+def _interpolation_plane(Th, Yn, op: LieOperator, mask, ridge):
+    """Interpolation Theta W^T = Y eliminated once: W_a = W0_a + Nb_a c_a on each output's support (W0 the
+    least-squares, i.e. exact, solution; Nb a basis of the null space of Theta restricted to the support).
+    Returns (W0, w_update) with w_update(target) = argmin ||S(W) - target||^2 on that plane."""
     n_out, D, P = op.n_out, op.D, op.P
     K = op.gram()
-    interp = lam is None
+    W0 = np.zeros((n_out, D))
+    blocks = []
+    for a in range(n_out):
+        cols = np.flatnonzero(mask[a])
+        Ta = Th[:, cols]
+        if cols.size:
+            W0[a, cols] = np.linalg.lstsq(Ta, Yn[:, a], rcond=None)[0]
+            _, s_, Vt_ = np.linalg.svd(Ta, full_matrices=True)
+            r = RankRule("rtol", rtol=max(Ta.shape) * float(np.finfo(float).eps)).cut(torch.from_numpy(s_))[0] \
+                if s_.size else 0
+            Nb = np.zeros((P, cols.size - r))
+            Nb[a * D + cols, :] = Vt_[r:].T
+            blocks.append(Nb)
+    B = np.concatenate(blocks, 1) if blocks else np.zeros((P, 0))
+    Kr = B.T @ K @ B
+    if Kr.shape[0]:
+        Kr = Kr + ridge * max(float(np.trace(Kr)) / Kr.shape[0], 1e-300) * np.eye(Kr.shape[0])
+    chol = sla.cho_factor(Kr) if Kr.shape[0] else None
+    KW0 = K @ W0.reshape(-1)
+
+    def w_update(target):
+        if chol is None:
+            return W0.copy()
+        theta = sla.cho_solve(chol, B.T @ (op.adjoint(target).reshape(-1) - KW0))
+        return W0 + (B @ theta).reshape(n_out, D)
+
+    return W0, w_update
+
+
+def _regularized_update(Th, Yn, op: LieOperator, mu, mask, ridge):
+    """The W-update of the regularized problem, argmin 1/(2N) ||Theta W^T - Y||^2 + rho/2 ||S(W) - Z + U||^2
+    (+ rho/2 ||W - v + u||^2 with the l1 term), with the Cholesky factor cached per rho."""
+    n_out, D, P = op.n_out, op.D, op.P
+    K = op.gram()
     sel = np.flatnonzero(mask.reshape(-1))                              # free coefficients (row-major vec W)
-    if interp:
-        # each output a: W_a = W0_a + Nb_a c_a on its support, W0_a the least-squares (= exact) solution and
-        # Nb_a a basis of the null space of Theta restricted to the support: the constraints are eliminated once
-        W0 = np.zeros((n_out, D))
-        blocks = []
-        for a in range(n_out):
-            cols = np.flatnonzero(mask[a])
-            Ta = Th[:, cols]
-            if cols.size:
-                W0[a, cols] = np.linalg.lstsq(Ta, Yn[:, a], rcond=None)[0]
-                _, s_, Vt_ = np.linalg.svd(Ta, full_matrices=True)
-                r = int((s_ > max(Ta.shape) * np.finfo(float).eps * (s_[0] if s_.size else 0)).sum())
-                Nb = np.zeros((P, cols.size - r))
-                Nb[a * D + cols, :] = Vt_[r:].T
-                blocks.append(Nb)
-        B = np.concatenate(blocks, 1) if blocks else np.zeros((P, 0))
-        Kr = B.T @ K @ B
-        if Kr.shape[0]:
-            Kr = Kr + ridge * max(float(np.trace(Kr)) / Kr.shape[0], 1e-300) * np.eye(Kr.shape[0])
-        chol = sla.cho_factor(Kr) if Kr.shape[0] else None
-        KW0 = K @ W0.reshape(-1)
+    Ns = Th.shape[0]
+    H = np.kron(np.eye(n_out), Th.T @ Th) / Ns
+    ThY = (Th.T @ Yn).T.reshape(-1) / Ns                                # vec(Y^T Theta) / N, row-major
+    cache: dict = {}
 
-        def w_update(target):                                          # argmin ||S(W) - target||^2 on the plane
-            if chol is None:
-                return W0.copy()
-            theta = sla.cho_solve(chol, B.T @ (op.adjoint(target).reshape(-1) - KW0))
-            return W0 + (B @ theta).reshape(n_out, D)
-    else:
-        Ns = Th.shape[0]
-        H = np.kron(np.eye(n_out), Th.T @ Th) / Ns
-        ThY = (Th.T @ Yn).T.reshape(-1) / Ns                            # vec(Y^T Theta) / N, row-major
-        cache: dict = {}
+    def factor(rho_):
+        if rho_ not in cache:
+            cache.clear()
+            M = (H + rho_ * K + (rho_ if mu > 0 else 0.0) * np.eye(P))[np.ix_(sel, sel)]
+            M = M + ridge * max(float(np.trace(M)) / max(len(sel), 1), 1e-300) * np.eye(len(sel))
+            cache[rho_] = sla.cho_factor(M)
+        return cache[rho_]
 
-        def factor(rho_):
-            if rho_ not in cache:
-                cache.clear()
-                M = (H + rho_ * K + (rho_ if mu > 0 else 0.0) * np.eye(P))[np.ix_(sel, sel)]
-                M = M + ridge * max(float(np.trace(M)) / max(len(sel), 1), 1e-300) * np.eye(len(sel))
-                cache[rho_] = sla.cho_factor(M)
-            return cache[rho_]
+    def w_update(Z, U, v, u, rho_):
+        rhs = ThY + rho_ * op.adjoint(Z - U).reshape(-1) + (rho_ * (v - u).reshape(-1) if mu > 0 else 0.0)
+        w = np.zeros(P)
+        w[sel] = sla.cho_solve(factor(rho_), rhs[sel])
+        return w.reshape(n_out, D)
 
-    # initial point: a previous ADMM state (a PromoteResult's history, or the state dict of a reweighting
-    # round), or coefficients (a cvxpy result's, an array or a tensor)
+    return w_update
+
+
+def _initial_state(warm_start, op: LieOperator, Th, Yn, mask, W0, plane_update, rho):
+    """(W, Z, U, v, u, rho) from a previous ADMM state (a PromoteResult's history, or the state dict of a
+    reweighting round), from coefficients (a cvxpy result's, an array or a tensor), or from least squares."""
+    n_out, D, P = op.n_out, op.D, op.P
     state = None
     if isinstance(warm_start, PromoteResult):
         state, warm_start = (warm_start.history, None) if warm_start.history else (None, warm_start.coef)
@@ -315,22 +332,48 @@ def _admm(Th, Yn, op: LieOperator, lam, mu, *, rho, alpha, max_iter, eps_abs, ep
         rho = state.get("rho", rho)
         if Z.shape != (op.rows, op.q) or W.shape != (n_out, D):
             raise ValueError("warm_start: the previous result belongs to a problem of another size")
-        if interp:
-            W = w_update(Z - U)
+        if plane_update is not None:
+            W = plane_update(Z - U)
+        return W, Z, U, v, u, rho
+    if warm_start is not None:
+        W = warm_start.reshape(n_out, D) * mask
+    elif W0 is not None:
+        W = W0.copy()
     else:
-        if warm_start is not None:
-            W = warm_start.reshape(n_out, D) * mask
-        elif interp:
-            W = W0.copy()
-        else:
-            W = np.zeros((n_out, D))
-            for a in range(n_out):
-                cols = np.flatnonzero(mask[a])
-                if cols.size:
-                    W[a, cols] = np.linalg.lstsq(Th[:, cols], Yn[:, a], rcond=None)[0]
-        Z = op.apply(W)
-        U = np.zeros_like(Z)
-        v, u = W.copy(), np.zeros_like(W)
+        W = np.zeros((n_out, D))
+        for a in range(n_out):
+            cols = np.flatnonzero(mask[a])
+            if cols.size:
+                W[a, cols] = np.linalg.lstsq(Th[:, cols], Yn[:, a], rcond=None)[0]
+    Z = op.apply(W)
+    return W, Z, np.zeros_like(Z), W.copy(), np.zeros_like(W), rho
+
+
+def _residuals(op: LieOperator, SW, Z, Z_old, U, W, v, v_old, u, rho, mu, eps_abs, eps_rel):
+    """Boyd's primal / dual residuals and tolerances (rp, sd, eps_pri, eps_dual) of the split."""
+    rp2 = float(np.sum((SW - Z) ** 2))
+    sd2 = float(np.sum(op.adjoint(Z - Z_old) ** 2)) * rho ** 2
+    npri = op.rows * op.q
+    pri_scale = max(float(np.linalg.norm(SW)), float(np.linalg.norm(Z)))
+    dual_scale = rho * float(np.linalg.norm(op.adjoint(U)))
+    if mu > 0:
+        rp2 += float(np.sum((W - v) ** 2))
+        sd2 += rho ** 2 * float(np.sum((v - v_old) ** 2))
+        npri += op.P
+        pri_scale = max(pri_scale, float(np.linalg.norm(W)), float(np.linalg.norm(v)))
+        dual_scale = math.hypot(dual_scale, rho * float(np.linalg.norm(u)))
+    eps_pri = math.sqrt(npri) * eps_abs + eps_rel * pri_scale
+    eps_dual = math.sqrt(op.P) * eps_abs + eps_rel * dual_scale
+    return math.sqrt(rp2), math.sqrt(sd2), eps_pri, eps_dual
+
+
+def _admm(Th, Yn, op: LieOperator, lam, mu, *, rho, alpha, max_iter, eps_abs, eps_rel, warm_start, adapt_rho,
+          ridge, mask, weights=None, check_every=5):
+    """ADMM on (w, Z [, v]) with Z = S(W) (and v = w for the l1 term); scaled duals U, u."""
+    interp = lam is None
+    W0, plane = _interpolation_plane(Th, Yn, op, mask, ridge) if interp else (None, None)
+    reg_update = None if interp else _regularized_update(Th, Yn, op, mu, mask, ridge)
+    W, Z, U, v, u, rho = _initial_state(warm_start, op, Th, Yn, mask, W0, plane, rho)
     if rho is None:
         # balance the two terms at the start: rho ~ size of the nuclear-norm gradient over the data scale
         sv = np.linalg.svd(op.apply(W), compute_uv=False)
@@ -343,50 +386,30 @@ def _admm(Th, Yn, op: LieOperator, lam, mu, *, rho, alpha, max_iter, eps_abs, ep
     rp = sd = eps_pri = eps_dual = float("nan")
     it = 0
     for it in range(1, max_iter + 1):
-        if interp:
-            W = w_update(Z - U)
+        if plane is not None:
+            W = plane(Z - U)
         else:
-            rhs = ThY + rho * op.adjoint(Z - U).reshape(-1) + (rho * (v - u).reshape(-1) if mu > 0 else 0.0)
-            w = np.zeros(P)
-            w[sel] = sla.cho_solve(factor(rho), rhs[sel])
-            W = w.reshape(n_out, D)
+            assert reg_update is not None
+            W = reg_update(Z, U, v, u, rho)
         SW = op.apply(W)
         SWh = alpha * SW + (1 - alpha) * Z
         Z_old = Z
         Z = _svt(SWh + U, tau)
         U = U + SWh - Z
+        v_old = v
         if mu > 0:
             Wh = alpha * W + (1 - alpha) * v
-            v_old = v
             v = _soft(Wh + u, mu / rho)
             u = u + Wh - v
         if it % check_every and it != max_iter:
             continue
         # residuals (every check_every iterations: the adjoints cost as much as an iteration)
-        rp2 = float(np.sum((SW - Z) ** 2))
-        dZ = op.adjoint(Z - Z_old)
-        sd2 = float(np.sum(dZ ** 2)) * rho ** 2
-        npri = op.rows * op.q
-        pri_scale = max(float(np.linalg.norm(SW)), float(np.linalg.norm(Z)))
-        dual_scale = rho * float(np.linalg.norm(op.adjoint(U)))
-        if mu > 0:
-            rp2 += float(np.sum((W - v) ** 2))
-            sd2 += rho ** 2 * float(np.sum((v - v_old) ** 2))
-            npri += P
-            pri_scale = max(pri_scale, float(np.linalg.norm(W)), float(np.linalg.norm(v)))
-            dual_scale = math.hypot(dual_scale, rho * float(np.linalg.norm(u)))
-        rp, sd = math.sqrt(rp2), math.sqrt(sd2)
-        eps_pri = math.sqrt(npri) * eps_abs + eps_rel * pri_scale
-        eps_dual = math.sqrt(P) * eps_abs + eps_rel * dual_scale
+        rp, sd, eps_pri, eps_dual = _residuals(op, SW, Z, Z_old, U, W, v, v_old, u, rho, mu, eps_abs, eps_rel)
         if rp <= eps_pri and sd <= eps_dual:
             status, converged = "converged", True
             break
         if adapt_rho:
-            scale = 1.0
-            if rp > RHO_BALANCE * sd:
-                scale = RHO_FACTOR
-            elif sd > RHO_BALANCE * rp:
-                scale = 1.0 / RHO_FACTOR
+            scale = RHO_FACTOR if rp > RHO_BALANCE * sd else (1.0 / RHO_FACTOR if sd > RHO_BALANCE * rp else 1.0)
             if scale != 1.0:
                 rho *= scale
                 U /= scale
