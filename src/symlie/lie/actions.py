@@ -587,8 +587,6 @@ def as_action(xi, rep_in: Rep | None = None, rep_out: Rep | None = None, *, dyna
         act = xi
     elif isinstance(xi, (LieAlgebra, Group)) or (matrices and (isinstance(xi, torch.Tensor) or hasattr(xi, "__array__")
                                                                or isinstance(xi, (list, tuple)))):
-        if isinstance(xi, (LieAlgebra, Group)) and (xi.algebra if isinstance(xi, Group) else xi).dim == 0:
-            raise ValueError(f"{name}: the candidate algebra is zero-dimensional; nothing to discover")
         if rep_in is not None and not isinstance(rep_in, Rep):
             raise TypeError(f"rep_in: expected a Rep (e.g. sl.V(G) or sl.V(G) + sl.V(G)), got {type(rep_in).__name__}")
         act = MatrixAction(xi, rep_in, None if dynamics else rep_out, orthonormalize=orthonormalize, argname=name)

@@ -29,9 +29,9 @@ import math
 import torch
 
 from ..derivative.constraints import default_n_constraint_points, linear_model_nullspace
-from ..lie.actions import check_rep_out
+from ..lie.actions import MatrixAction, as_action, check_rep_out
 from ..lie.groups import as_group
-from ..lie.reps import Point, Rep
+from ..lie.reps import Rep
 from ..library import Library, NotFittedError
 from ..promote import LieOperator, solve_promote
 from ..utils.validation import SymlieError, as_tensor, check_int
@@ -51,7 +51,11 @@ REFIT_RTOL = 1e-2
 
 
 def _resolve_group_reps(group, rep_in, rep_out, n_in: int, n_out: int, *, rep_out_name: str = "rep_out"):
-    """Validate group / representations against the data widths; returns (group, rep_in, rep_out)."""
+    """Validate group / representations against the data widths; returns (group, rep_in, rep_out).
+
+    The estimator's own rules (``group`` defaults to ``rep_in.group``; one of them is required) come first, then
+    the one resolver of generator arguments (:func:`symlie.as_action`) checks and defaults the input action.
+    """
     if rep_in is not None and not isinstance(rep_in, Rep):
         raise TypeError(f"rep_in: expected a Rep (e.g. sl.V(G) or sl.Point(G)), got {type(rep_in).__name__}")
     if group is None:
@@ -63,10 +67,11 @@ def _resolve_group_reps(group, rep_in, rep_out, n_in: int, n_out: int, *, rep_ou
         group = as_group(group)
     except TypeError as exc:
         raise TypeError(f"group: {exc}") from None
-    if rep_in is None:
-        rep_in = Point(group)
-    elif rep_in.group.algebra != group.algebra:
+    if rep_in is not None and rep_in.group.algebra != group.algebra:
         raise SymlieError(f"rep_in: {rep_in} is a representation of {rep_in.group.name}, not of {group.name}")
+    action = as_action(group, rep_in, name="group")
+    assert isinstance(action, MatrixAction)
+    rep_in = action.rep_in
     if rep_in.size != n_in:
         raise ValueError(f"rep_in: {rep_in} acts on R^{rep_in.size} but X has {n_in} columns")
     rep_out = check_rep_out(rep_out, group, n_out, name=rep_out_name,
