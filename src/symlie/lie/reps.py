@@ -195,8 +195,8 @@ class Rep:
 
 
 # ---------------------------------------------------------------------- leaves
-class Vector(Rep):
-    """The defining representation V of G on R^n: drho(xi) = xi (its linear part A for affine groups)."""
+class _OnRn(Rep):
+    """A representation on R^n, n the size of the group's (linear part of its) matrices."""
 
     def __init__(self, G):
         self.group = as_group(G)
@@ -204,6 +204,10 @@ class Vector(Rep):
     @property
     def size(self) -> int:
         return self.group.n
+
+
+class Vector(_OnRn):
+    """The defining representation V of G on R^n: drho(xi) = xi (its linear part A for affine groups)."""
 
     def drho(self, X):
         X = self._check_X(X)
@@ -225,15 +229,8 @@ def V(G) -> Vector:
     return Vector(G)
 
 
-class Covector(Rep):
+class Covector(_OnRn):
     """The dual V*: drho(xi) = -xi^T, rho(g) = g^{-T}."""
-
-    def __init__(self, G):
-        self.group = as_group(G)
-
-    @property
-    def size(self) -> int:
-        return self.group.n
 
     def drho(self, X):
         X = self._check_X(X)
