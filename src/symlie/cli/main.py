@@ -31,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="fitted model: 'poly:DEGREE' (default poly:2), 'mlp', or a saved torch model (.pt, "
                         "torch.save of a module)")
     c.add_argument("--rule", default="auto", choices=["auto", "rtol", "gap"],
-                   help="rank rule (default auto: the largest gap >= --min-gap above a floor set by the fit's held-out error)")
+                   help="rank rule (default auto: the largest gap >= --min-gap above a floor set by the fit's "
+                        "held-out error)")
     c.add_argument("--rtol", type=float, help="relative tolerance of the rtol rule")
     c.add_argument("--min-gap", type=float, default=10.0, help="smallest ratio counted as a gap (default 10)")
     c.add_argument("--drop-nan", action="store_true", help="drop rows with NaN/Inf instead of refusing them")
