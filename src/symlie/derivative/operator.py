@@ -17,7 +17,8 @@ import scipy.sparse as sp
 import torch
 
 from ..library import Library, PolynomialLibrary
-from ..lie.actions import MatrixAction, as_action, check_rep_out
+from ..lie.actions import MatrixAction, as_action
+from ..lie.reps import Trivial
 from ..utils.validation import as_tensor, check_int, check_weights
 from .constraints import constraint_points, default_n_constraint_points, linear_model_constraints
 
@@ -121,13 +122,11 @@ class LieOperator:
         if n_out is None:
             n_out = action.n_out if action.n_out is not None else 1
         n_out = check_int(n_out, "n_out", 1)
-        if action.n_out is not None and action.n_out != n_out:
-            raise ValueError(f"rep_out: representation {getattr(action, 'declared_out', '')} has size {action.n_out} "
-                             f"but n_out = {n_out}")
+        action.check_outputs(n_out, outputs=f"n_out = {n_out}")
         self.n_out, self.n_in = n_out, n_in
         if isinstance(action, MatrixAction):
             self.rep_in = action.rep_in
-            self.rep_out = check_rep_out(action.rep_out, action.rep_in.group, n_out, outputs=f"n_out = {n_out}")
+            self.rep_out = action.rep_out if action.rep_out is not None else Trivial(action.group, n_out)
         if library.n_features_in is None:                   # fit a copy: the user's library is never changed
             library = copy.deepcopy(library).fit(torch.zeros(1, n_in, dtype=DT))
         if points is None:

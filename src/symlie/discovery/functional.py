@@ -43,7 +43,6 @@ import torch
 from ..derivative import lie_derivative, lie_derivative_linear
 from ..derivative.autodiff import AUTODIFF_MODES, resolve_autodiff
 from ..lie.actions import Action, MatrixAction, as_action
-from ..lie.algebra import LieAlgebra
 from ..lie.groups import Group
 from ..lie.reps import Rep
 from ..linalg import DEFAULT_FLOOR, RankRule, StreamingFactor, use_distributed
@@ -64,9 +63,6 @@ def resolve_candidates(candidates, rep_in: Rep | None, rep_out: Rep | None, n_in
     """The candidate family as an orthonormal :class:`symlie.Action` (and the Group whose discrete generators
     are tested, if any). Raw matrices are refused: candidates name an algebra, a group or an action."""
     group = candidates if isinstance(candidates, Group) else None
-    if not isinstance(candidates, (LieAlgebra, Group, Action)):
-        raise TypeError(f"candidates: expected a LieAlgebra (e.g. sl.gl(3)), a Group or an Action (e.g. "
-                        f"sl.LibraryAction), got {type(candidates).__name__}")
     action = as_action(candidates, rep_in, rep_out, dynamics=dynamics, orthonormalize=True, name="candidates",
                        matrices=False)
     if action.dim == 0:
@@ -86,7 +82,7 @@ def resolve_rule(rule, rtol, atol, min_gap, floor, dtype: torch.dtype, noise: fl
         floor = max(DEFAULT_FLOOR.get(dtype, 1e-12), noise or 0.0)
     if rtol is None and not isinstance(rule, RankRule):
         rtol = 1e-6 if dtype == torch.float64 else 1e-3
-    return RankRule.resolve(rule, rtol=rtol, atol=atol, min_gap=min_gap, floor=min(floor, 0.5) if floor else floor)
+    return RankRule.resolve(rule, rtol=rtol, atol=atol, min_gap=min_gap, floor=floor)
 
 
 def discover(model, X, candidates, *, rep_in: Rep | None = None, rep_out: Rep | None = None,

@@ -215,7 +215,7 @@ def _choose_neighbours(x: torch.Tensor, tree, m: int | None, tangents: str, k0: 
             break
     if reason is None:
         reason = f"cap: k <= {k_hi}{' = N - 1' if k_hi == N - 1 else ''} (predicted tangent error {hist[-1][2]:.2g})"
-    info["tangent_error"] = next(E for kk, _, E in hist if kk == chosen)
+    info["tangent_error"] = hist[-1][2]                              # the chosen k is the last one accepted
     info["n_neighbors_rule"] = reason
     assert chosen is not None  # the first candidate k is always accepted
     return chosen, m, info

@@ -17,7 +17,7 @@ import torch
 from ..lie.actions import Action, MatrixAction
 from ..lie.algebra import LieAlgebra
 from ..lie.identify import Identification, identify_algebra, identify_structure
-from ..linalg import Nullspace, RankRule, nullspace_from_spectrum, singular_spectrum, subspace_distance
+from ..linalg import Nullspace, RankRule, largest_gap, nullspace_from_spectrum, singular_spectrum, subspace_distance
 from ..utils.serialization import fmt_value, from_json, json_float, jsonable
 from ..utils.validation import SymlieError, as_tensor
 
@@ -329,13 +329,10 @@ class SymmetryResult:
 
 def _largest_gap(s: torch.Tensor, floor: float, ref: float) -> dict:
     """The dimension the largest consecutive ratio of [ref, s_1, ..., s_q] (floored at floor * ref) gives."""
-    q = s.numel()
     if ref <= 0:
-        return {"dim": q, "ratio": float("nan")}
-    sc = torch.clamp(torch.cat([s.new_tensor([ref]), s]), min=floor * ref)
-    r = sc[:-1] / sc[1:]
-    i = int(torch.argmax(r))
-    return {"dim": q - i, "ratio": float(r[i])}
+        return {"dim": s.numel(), "ratio": float("nan")}
+    rank, ratio, _ = largest_gap(s, ref, floor)
+    return {"dim": s.numel() - rank, "ratio": ratio}
 
 
 def _field_closure(action: Action, coeffs: torch.Tensor, points: torch.Tensor) -> tuple[float, torch.Tensor]:
@@ -367,7 +364,7 @@ def symmetry_result(action: Action, R: torch.Tensor, total_weight: float, scale:
     s, V = singular_spectrum(R / math.sqrt(total_weight))
     ns = nullspace_from_spectrum(s, V, rule, reference=scale)
     coeffs = ns.basis.T.contiguous()
-    ref = max(float(s[0]), scale) if s.numel() else scale
+    ref = ns.rule["reference"]
     noise = float(s[ns.rank]) / ref if ns.rank < s.numel() and ref > 0 else 0.0   # largest symmetric value
     if closure_tol is None:
         closure_tol = max(CLOSURE_TOL_FLOOR, CLOSURE_NOISE_FACTOR * noise)
@@ -375,26 +372,19 @@ def symmetry_result(action: Action, R: torch.Tensor, total_weight: float, scale:
     alg = action.algebra if isinstance(action, MatrixAction) else None
     k = coeffs.shape[0]
     id_rtol = min(max(closure_tol, 1e-8), IDENTIFY_RTOL_MAX)
-    if alg is not None:
-        found = alg.subalgebra(coeffs, check_closure=False) if k else None
-        closure = found.closure_error() if found is not None else 0.0
-        if found is None:
-            ident = identify_algebra(LieAlgebra(alg.basis.new_zeros(0, alg.matrix_size, alg.matrix_size),
-                                                size=alg.matrix_size))
-        elif closure <= closure_tol:
-            ident = identify_algebra(found, rtol=id_rtol, closure_tol=closure_tol)
-        else:
-            ident = Identification.not_closed(k, closure, closure_tol)
+    if k == 0:
+        closure, ident = 0.0, identify_structure(torch.zeros(0, 0, 0, dtype=torch.float64))   # the zero algebra
+    elif alg is not None:
+        found = alg.subalgebra(coeffs, check_closure=False)
+        closure = found.closure_error()
+        ident = identify_algebra(found, rtol=id_rtol, closure_tol=closure_tol) if closure <= closure_tol \
+            else Identification.not_closed(k, closure, closure_tol)
     else:
-        if k and points is None:
+        if points is None:
             raise ValueError("points: needed to check the closure of the fields of a non-matrix action")
-        closure, C = _field_closure(action, coeffs, points) if k else (0.0, None)  # type: ignore[arg-type]
-        if k == 0:
-            ident = identify_structure(torch.zeros(0, 0, 0, dtype=torch.float64))
-        elif closure <= closure_tol:
-            ident = identify_structure(C, rtol=id_rtol)
-        else:
-            ident = Identification.not_closed(k, closure, closure_tol)
+        closure, C = _field_closure(action, coeffs, points)
+        ident = identify_structure(C, rtol=id_rtol) if closure <= closure_tol \
+            else Identification.not_closed(k, closure, closure_tol)
     return SymmetryResult(candidates=alg, nullspace=ns, largest_gap=_largest_gap(s, LARGEST_GAP_FLOOR, ref),
                           closure_error=closure, identification=ident, discrete=discrete or {}, n_samples=n_samples,
                           n_outputs=n_outputs, kind=kind, fit=fit, info=info, scale=scale, action=action)

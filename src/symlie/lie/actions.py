@@ -111,12 +111,14 @@ class Action:
     def _acts_on(self) -> str:
         return f"the action {self.name}"
 
-    def check_outputs(self, n_out: int, name: str = "rep_out") -> None:
-        """Refuse models whose output width does not match the action on outputs."""
+    def check_outputs(self, n_out: int, name: str = "rep_out", outputs: str | None = None) -> None:
+        """Refuse models whose output width does not match the action on outputs (``outputs`` says where
+        n_out comes from in the message; default: the model's outputs)."""
         if self.n_out is not None and n_out != self.n_out:
             what = getattr(self, "declared_out", None)
             desc = f"representation {what}" if what is not None else "the action on outputs"
-            raise ValueError(f"{name}: {desc} has size {self.n_out} but the model returns {n_out} output(s)")
+            raise ValueError(f"{name}: {desc} has size {self.n_out} but "
+                             f"{outputs or f'the model returns {n_out} output(s)'}")
 
     def field(self, coeffs) -> Callable[[torch.Tensor], torch.Tensor]:
         """The single vector field v_xi = sum_k xi_k V_k as a callable (N, n_in) -> (N, n_in)."""
@@ -252,9 +254,7 @@ class MatrixAction(Action):
             raise ValueError(f"{argname}: generators are {self._X.shape[-1]}x{self._X.shape[-1]} but rep_in {rep_in} "
                              f"acts through {d}x{d} matrices (of {rep_in.group.name})")
         if rep_out is not None:
-            if not isinstance(rep_out, Rep):
-                raise TypeError(f"rep_out: expected a Rep or None (invariant outputs), got {type(rep_out).__name__}")
-            check_rep_out(rep_out, rep_in.group, rep_out.size)
+            check_rep_out(rep_out, rep_in.group, getattr(rep_out, "size", 0))
         self.declared_out = rep_out                                           # as given (a Trivial rep fixes n_out)
         if isinstance(rep_out, Trivial):
             rep_out = None
@@ -400,33 +400,28 @@ class LibraryAction(Action):
             raise ValueError(f"input_names: expected {n_in} names, got {len(self.input_names)}")
         self.name = f"fields {lib!r} on R^{n_in}"
 
-    def vector_fields(self, x: torch.Tensor) -> torch.Tensor:
-        Phi = self.library.transform(x).to(x.dtype)                           # (N, D)
-        N, D = Phi.shape
-        out = x.new_zeros(len(self.components), D, N, self.n_in)
+    def _along_components(self, vals: torch.Tensor) -> torch.Tensor:
+        """Per-feature values (D, N, *rest) placed along the components: (q, N, n, *rest), generator
+        k = c * D + j holding vals[j] in coordinate components[c] and zeros elsewhere."""
+        D, N, *rest = vals.shape
+        out = vals.new_zeros(len(self.components), D, N, self.n_in, *rest)
         for c, i in enumerate(self.components):
-            out[c, :, :, i] = Phi.T
-        return out.reshape(self.dim, N, self.n_in)
+            out[c, :, :, i] = vals
+        return out.reshape(self.dim, N, self.n_in, *rest)
+
+    def vector_fields(self, x: torch.Tensor) -> torch.Tensor:
+        return self._along_components(self.library.transform(x).to(x.dtype).T)           # phi_j(x) e_i
 
     def jacobians(self, x: torch.Tensor) -> torch.Tensor:
-        DPhi = self.library.jacobian(x).to(x.dtype)                           # (N, D, n)
-        N, D, n = DPhi.shape
-        out = x.new_zeros(len(self.components), D, N, n, n)
-        for c, i in enumerate(self.components):
-            out[c, :, :, i, :] = DPhi.permute(1, 0, 2)
-        return out.reshape(self.dim, N, n, n)
+        DPhi = self.library.jacobian(x).to(x.dtype)                                      # (N, D, n)
+        return self._along_components(DPhi.permute(1, 0, 2))                             # e_i Dphi_j(x)^T
 
     def output_term(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
         if not self.acts_on_outputs:
             return None
         self.check_outputs(y.shape[-1], "model")
-        DPhi = self.library.jacobian(x).to(y.dtype)                           # (N, D, n)
-        g = torch.einsum("njm,nm->jn", DPhi, y)                               # Dphi_j(x) . y
-        N = x.shape[0]
-        out = y.new_zeros(len(self.components), self.n_features, N, self.n_in)
-        for c, i in enumerate(self.components):
-            out[c, :, :, i] = g
-        return out.reshape(self.dim, N, self.n_in)
+        DPhi = self.library.jacobian(x).to(y.dtype)                                      # (N, D, n)
+        return self._along_components(torch.einsum("njm,nm->jn", DPhi, y))              # (Dphi_j(x) . y) e_i
 
     def tangent(self) -> "LibraryAction":
         return LibraryAction(self.library, self.n_in, components=self.components, outputs="tangent",
@@ -587,8 +582,6 @@ def as_action(xi, rep_in: Rep | None = None, rep_out: Rep | None = None, *, dyna
         act = xi
     elif isinstance(xi, (LieAlgebra, Group)) or (matrices and (isinstance(xi, torch.Tensor) or hasattr(xi, "__array__")
                                                                or isinstance(xi, (list, tuple)))):
-        if rep_in is not None and not isinstance(rep_in, Rep):
-            raise TypeError(f"rep_in: expected a Rep (e.g. sl.V(G) or sl.V(G) + sl.V(G)), got {type(rep_in).__name__}")
         act = MatrixAction(xi, rep_in, None if dynamics else rep_out, orthonormalize=orthonormalize, argname=name)
     else:
         what = "generator matrices" if matrices else "an Action"

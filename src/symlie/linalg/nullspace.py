@@ -24,7 +24,7 @@ import torch
 from ..utils.validation import as_tensor
 
 __all__ = ["Nullspace", "RankRule", "nullspace", "nullspace_from_spectrum", "singular_spectrum",
-           "gap_ratio", "DEFAULT_FLOOR"]
+           "gap_ratio", "largest_gap", "DEFAULT_FLOOR"]
 
 
 @dataclass
@@ -107,15 +107,25 @@ DEFAULT_FLOOR = {torch.float64: 1e-12, torch.float32: 1e-5}
 RULE_KINDS = ("auto", "gap", "rtol")
 
 
-def _check_number(value, name: str, *, positive: bool = False, minimum: float | None = None) -> float:
+def _check_number(value, name: str, *, minimum: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(float(value)):
         raise ValueError(f"{name}: expected a finite number, got {value!r}")
     v = float(value)
-    if positive and not v > 0:
-        raise ValueError(f"{name}: expected a number > 0, got {value!r}")
     if minimum is not None and v < minimum:
         raise ValueError(f"{name}: expected a number >= {minimum:g}, got {value!r}")
     return v
+
+
+def largest_gap(s: torch.Tensor, ref: float, floor: float) -> tuple[int, float, torch.Tensor]:
+    """The largest consecutive ratio of [ref, s_1, ..., s_n] (values clamped at ``floor * ref``): (its position
+    = the rank it gives, the ratio, the clamped spectrum (n + 1,)). ``ref`` > 0."""
+    lo = floor * ref
+    sc = torch.cat([s.new_tensor([ref]), s])
+    if lo > 0:
+        sc = sc.clamp(min=lo)
+    ratios = sc[:-1] / sc[1:].clamp(min=torch.finfo(s.dtype).tiny)
+    best = int(torch.argmax(ratios))
+    return best, float(ratios[best]), sc
 
 
 @dataclass(frozen=True)
@@ -194,11 +204,7 @@ class RankRule:
         if ref == 0 or n == 0:
             return 0, 0.0, "every value is zero"
         lo = self.floor * ref
-        sc = torch.clamp(torch.cat([s.new_tensor([ref]), s]), min=lo) if lo > 0 else torch.cat([s.new_tensor([ref]), s])
-        with torch.no_grad():
-            ratios = sc[:-1] / sc[1:].clamp(min=torch.finfo(s.dtype).tiny)
-        best = int(torch.argmax(ratios))
-        r = float(ratios[best])
+        best, r, sc = largest_gap(s, ref, self.floor)
         if r >= self.min_gap:
             thr = float(s[best]) if best < n else 0.0
             return best, thr, (f"largest gap {r:.3g} >= min_gap {self.min_gap:g} between values {best} and "
