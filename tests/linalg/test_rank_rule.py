@@ -53,6 +53,8 @@ def test_entry_points_check_the_rule_parameters():
         sl.discover(f, X, sl.gl(3), rule="rtol", rtol="1e-6")
     with pytest.raises(ValueError, match="min_gap"):
         sl.nullspace(torch.eye(3, dtype=DT), rule="gap", min_gap=-5)
+    with pytest.raises(ValueError, match="floor"):
+        sl.discover(f, X, sl.gl(3), floor=1.5)           # refused, not clamped
 
 
 def test_nullspace_records_rule_object_and_reason():
