@@ -11,9 +11,11 @@ and ``docs/design.md`` for the layout: ``utils`` -> ``linalg`` -> ``library`` ->
 ``report`` -> ``cli`` (imports flow left to right only).
 """
 from ._version import __version__
-from .utils.validation import NotClosedError, SymlieError
+from .utils.errors import (BlowUpWarning, ConvergenceWarning, DataError, InfeasibleError, NotClosedError,
+                           NotFittedError, ResourceError, SymlieError, SymlieWarning, UnderdeterminedWarning)
+from .utils.resources import memory_limit, set_memory_limit
 from .linalg import Nullspace, RankRule, nullspace, principal_angles, singular_spectrum
-from .library import ConcatLibrary, CustomLibrary, FourierLibrary, Library, NotFittedError, PolynomialLibrary
+from .library import ConcatLibrary, CustomLibrary, FourierLibrary, Library, PolynomialLibrary
 from .lie import (GL, SE, SL, Action, Covector, E, Group, Identification, LibraryAction, LieAlgebra, Lorentz,
                   MatrixAction, ModuleAction, O, Point, ProductRep, Rep, S, Scalar, SO, Sp, SumRep, T, TensorRep,
                   Trivial, V, Vector, Z, aff, as_action, as_group, direct_product, direct_sum, gl, identify_algebra,
@@ -24,13 +26,17 @@ from .derivative import (LieOperator, grid_coordinates, grid_gradient, lie_brack
 from .enforce import (BasisBlock, EquivariantBasis, clear_basis_cache, constraint_matrix, equivariant_basis,
                       invariant_basis)
 from .discovery import SymmetryResult, discover, discover_manifold
-from .promote import (ConvergenceWarning, InfeasibleError, NuclearNormPenalty, PromoteResult, layer_operator,
+from .promote import (NuclearNormPenalty, PromoteResult, layer_operator,
                       solve_promote)
 from .models import SymmetricRegressor, SymmetricSINDy, discover_data
 from . import datasets, metrics, nn, testing, utils
 
 __all__ = [
-    "__version__", "SymlieError", "NotClosedError",
+    "__version__",
+    # errors and warnings (docs/errors.md), resource limits
+    "SymlieError", "NotClosedError", "DataError", "ResourceError", "NotFittedError", "InfeasibleError",
+    "SymlieWarning", "UnderdeterminedWarning", "ConvergenceWarning", "BlowUpWarning", "set_memory_limit",
+    "memory_limit",
     # algebras
     "LieAlgebra", "gl", "sl", "so", "so_pq", "lorentz", "sp", "t", "se", "sim", "aff", "scaling",
     "direct_sum", "span", "symplectic_form", "parse_algebra",

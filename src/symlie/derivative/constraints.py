@@ -18,6 +18,7 @@ assemble their rows here, so the sign and the row layout are the same everywhere
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 
@@ -26,6 +27,8 @@ from ..lie.actions import Action, MatrixAction
 from ..lie.groups import Group, as_group
 from ..lie.reps import Rep, Trivial
 from ..linalg import Nullspace, nullspace
+from ..utils.errors import UnderdeterminedWarning
+from ..utils.resources import check_memory
 from ..utils.validation import SymlieError
 from .linear import lie_derivative_linear
 
@@ -35,10 +38,24 @@ __all__ = ["invariance_constraints", "linear_map_lie_derivative", "linear_model_
 DT = torch.float64
 
 
-def invariance_constraints(rep: Rep) -> torch.Tensor:
+def invariance_constraints_bytes(rep: Rep) -> int:
+    """Estimated peak bytes of :func:`invariance_constraints`: the dense drho / rho stacks with their Kronecker
+    intermediates, the inverse-minus-identity blocks and the concatenated ((q + h) s, s) result."""
+    G, s = rep.group, rep.size
+    return 8 * s * s * (3 * (G.dim + G.num_discrete) + 1)
+
+
+def invariance_constraints(rep: Rep, *, max_bytes: int | float | None = None) -> torch.Tensor:
     """The stacked dense constraint [-drho(xi_1); ...; -drho(xi_q); rho(h_1)^{-1} - I; ...] ((q + h) s, s) on
-    invariant vectors w of ``rep``: the Lie derivative of the constant model F = w, then K_h F - F."""
+    invariant vectors w of ``rep``: the Lie derivative of the constant model F = w, then K_h F - F.
+
+    Refused (:class:`symlie.utils.ResourceError`) when it would exceed ``max_bytes`` (``None``: the process-wide
+    limit); the structured solvers of :func:`symlie.equivariant_basis` never form it."""
     G = rep.group
+    q, h, s = G.dim, G.num_discrete, rep.size
+    check_memory(invariance_constraints_bytes(rep), f"the dense constraint matrix ({(q + h) * s}, {s}) of {rep}",
+                 hint="use equivariant_basis(..., method='kron') (structured, tensor products of a continuous "
+                      "group) or method='sparse'", max_bytes=max_bytes)
     parts = []
     if G.dim:
         parts.append(-rep.drho(G.algebra.basis).reshape(-1, rep.size))
@@ -113,6 +130,12 @@ def linear_model_constraints(library: Library, group, x: torch.Tensor, rep_in: R
     action = group if isinstance(group, Action) else None
     group = None if action is not None else as_group(group)
     D = library.n_output_features(x.shape[1])
+    q = action.dim if action is not None else group.dim  # type: ignore[union-attr]
+    h = 0 if group is None else group.num_discrete
+    rows = (q + h) * x.shape[0] * n_out
+    check_memory(8 * 2 * rows * n_out * D, f"the constraint matrix ({rows}, {n_out * D}) of {library!r} at "
+                 f"{x.shape[0]} points", hint="use fewer constraint points (n_constraint_points=) or a smaller "
+                 "library")
     sw = None if weights is None else weights.to(x.dtype).sqrt()
     blocks = []
     if action is not None or group.dim:  # type: ignore[union-attr]
@@ -148,11 +171,22 @@ def linear_model_nullspace(library: Library, group: Group, rep_in: Rep, rep_out:
     Returns (Nullspace with basis (n_out * D, k), the points (N, n_in)). Raises :class:`SymlieError` when the
     nullspace is empty (no non-zero equivariant model in this library).
     """
-    N = n_constraint_points if n_constraint_points is not None else \
-        default_n_constraint_points(library, group, rep_in, rep_out, n_in, n_out, oversample)
+    need = default_n_constraint_points(library, group, rep_in, rep_out, n_in, n_out, 1)
+    N = n_constraint_points if n_constraint_points is not None else need * oversample
     x = constraint_points(N, n_in, box=box, seed=seed)
     A = linear_model_constraints(library, group, x, rep_in, rep_out, n_out)
     ns = nullspace(A, rule="rtol", rtol=rtol)
+    if N < need and ns.dim:
+        # fewer points than the exact rule: check the basis at fresh points, and say so if it is not equivariant
+        A2 = linear_model_constraints(library, group, constraint_points(need, n_in, box=box, seed=seed + 1), rep_in,
+                                      rep_out, n_out)
+        worst = float(torch.linalg.matrix_norm(A2 @ ns.basis, 2)) / max(float(torch.linalg.matrix_norm(A, 2)), 1e-300)
+        if worst > rtol:
+            warnings.warn(UnderdeterminedWarning(
+                f"n_constraint_points: {N} points are fewer than the {need} that make the sampled constraints exact "
+                f"for this library and group, and the basis found is not equivariant at fresh points (relative "
+                f"violation {worst:.2e}): it contains non-equivariant models; pass None (the exact rule) or at "
+                f"least {need}"), stacklevel=3)
     if ns.dim == 0:
         s = ns.singular_values
         raise SymlieError(f"no non-zero equivariant model exists in this library: the {A.shape[0]} x {A.shape[1]} "

@@ -17,6 +17,7 @@ from typing import Sequence
 
 import torch
 
+from ..utils.resources import call_limit, check_memory
 from ..utils.validation import SymlieError, as_tensor
 from ..lie.actions import Action, MatrixAction, check_same_algebra
 from ..lie.algebra import LieAlgebra
@@ -79,7 +80,8 @@ def grid_gradient(u: torch.Tensor, n: int, lengths=None, method: str = "spectral
 
 
 def lie_derivative_grid(u, xi, rep_domain: Rep | None = None, rep_channels: Rep | None = None, *,
-                        lengths=None, origin=None, method: str = "spectral") -> torch.Tensor:
+                        lengths=None, origin=None, method: str = "spectral",
+                        max_bytes: int | float | None = None) -> torch.Tensor:
     """(L_xi u)(x) = Du(x) v_xi(x) - drho(xi) u(x) on a periodic grid, for every generator.
 
     Args:
@@ -91,10 +93,19 @@ def lie_derivative_grid(u, xi, rep_domain: Rep | None = None, rep_channels: Rep 
         lengths: side lengths of the periodic box (default: the grid shape, i.e. unit spacing).
         origin: where the domain coordinates are zero (default: the box centre).
         method: ``"spectral"`` or ``"fd"`` spatial derivatives.
+        max_bytes: memory limit of this call in bytes (``None``: the process-wide limit,
+            :func:`symlie.utils.set_memory_limit`): the gradients (n, *u.shape), their products with the fields
+            (n, q, *u.shape) and the result are estimated first; a :class:`symlie.utils.ResourceError` refuses a
+            request above it.
 
     Returns:
         (q, ..., C, S_1, ..., S_n), or without the leading q for a single (d, d) xi.
     """
+    with call_limit(max_bytes):
+        return _lie_derivative_grid(u, xi, rep_domain, rep_channels, lengths, origin, method, max_bytes)
+
+
+def _lie_derivative_grid(u, xi, rep_domain, rep_channels, lengths, origin, method, max_bytes) -> torch.Tensor:
     u = as_tensor(u, "u")
     if isinstance(xi, Action):
         if rep_domain is not None or rep_channels is not None:
@@ -122,6 +133,11 @@ def lie_derivative_grid(u, xi, rep_domain: Rep | None = None, rep_channels: Rep 
                          f"{action.n_out} but u has {C} channels (axis {-n - 1} of shape {tuple(u.shape)})")
     spatial = u.shape[-n:]
     q = action.dim
+    U = u.numel()
+    check_memory(u.element_size() * (U * (2 * n + n * q + 3 * q) + 2 * q * math.prod(spatial) * n),
+                 f"lie_derivative_grid: {q} generators on a field of shape {tuple(u.shape)}",
+                 hint="pass fewer generators, or fewer fields along the leading (batch) axes, per call",
+                 max_bytes=max_bytes)
     coords = grid_coordinates(spatial, lengths, origin, dtype=u.dtype).reshape(-1, n)
     v = action.vector_fields(coords).to(u.dtype).reshape(q, *spatial, n)      # (q, *S, n)
     grads = grid_gradient(u, n, lengths, method)                               # (n, ..., C, *S)

@@ -19,6 +19,7 @@ import torch
 from ..library import Library, PolynomialLibrary
 from ..lie.actions import MatrixAction, as_action
 from ..lie.reps import Trivial
+from ..utils.resources import check_memory
 from ..utils.validation import as_tensor, check_int, check_weights
 from .constraints import constraint_points, default_n_constraint_points, linear_model_constraints
 
@@ -155,6 +156,8 @@ class LieOperator:
             raise ValueError("structured: the sparse coefficient maps need a PolynomialLibrary closed under a "
                              "matrix action (with its constant term when translations act); use structured=False")
         if maps is not None:
+            check_memory(8 * 3 * N * D, f"LieOperator: the ({N}, {D}) evaluation matrix of {library!r}",
+                         hint="use fewer points or a smaller library")
             self._Mt = sp.vstack([M.T.tocsr() for M in maps]).tocsr()  # (q D, D): block j = M_j^T
             self._maps = maps
             E = library.transform(X).to(DT) * w.sqrt()[:, None]          # (N, D)
@@ -203,6 +206,8 @@ class LieOperator:
         """K (P, P) with ||S(W)||_F^2 = vec(W)^T K vec(W) (cached)."""
         if self._K is not None:
             return self._K
+        check_memory(8 * 3 * self.P * self.P, f"LieOperator.gram: a dense {self.P}x{self.P} matrix",
+                     hint="use apply / adjoint (matrix-free) instead, or a smaller library")
         if self.structured and self.n_out == 1 and not self._Rout.any():
             G = self._R.T @ self._R
             K = np.zeros((self.D, self.D))
@@ -221,6 +226,8 @@ class LieOperator:
 
     def matrix(self) -> torch.Tensor:
         """Dense (q, rows, P) tensor T with S(W)[:, j] = T[j] @ vec(W) (memory q rows P: small problems)."""
+        check_memory(8 * 2 * self.q * self.rows * self.P, f"LieOperator.matrix: a dense ({self.q}, {self.rows}, "
+                     f"{self.P}) tensor", hint="use apply / adjoint (matrix-free) instead")
         if not self.structured:
             return torch.from_numpy(self._T.copy())
         out = np.zeros((self.q, self.rows, self.P))

@@ -38,9 +38,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..utils.resources import call_limit, check_memory
 from ..utils.validation import SymlieError
-from ..derivative.constraints import invariance_constraints
+from ..derivative.constraints import invariance_constraints, invariance_constraints_bytes
 from ..linalg import Nullspace, RankRule, gap_ratio, nullspace, nullspace_from_spectrum
+from ..linalg.nullspace import spectrum_bytes
 from ..lie.reps import ProductRep, Rep, SumRep, Trivial
 
 __all__ = ["EquivariantBasis", "BasisBlock", "equivariant_basis", "invariant_basis", "constraint_matrix",
@@ -108,6 +110,8 @@ class EquivariantBasis:
         """Dense orthonormal basis (s_out * s_in, dim), float64, row-major vec(W). Built on first use."""
         if self._dense is None:
             so, si = self.shape
+            check_memory(8 * so * si * self.dim, f"EquivariantBasis.basis: a dense ({so * si}, {self.dim}) matrix",
+                         hint="use .blocks (one small Q per block type and position) or .matrices(coeffs)")
             B = torch.zeros(so * si, self.dim, dtype=torch.float64)
             col = 0
             for b in self.blocks:
@@ -153,6 +157,21 @@ class EquivariantBasis:
                          f"gap {ns.gap_ratio:.1e}, method {self.method[key]}")
         return "\n".join(lines)
 
+    def save(self, path):
+        """Write a versioned, self-describing ``.npz`` (``.npz`` appended if missing; written to a temporary file
+        and renamed into place): ``format`` ("symlie.EquivariantBasis"), ``version``, the group (``group`` name,
+        its algebra basis and discrete generators), ``rep_in`` / ``rep_out`` (expressions for
+        :func:`symlie.lie.reps.parse_rep`), ``n_in``, ``n_out``, ``dim``, ``basis`` (n_out * n_in, dim), the
+        singular ``spectrum`` of every block type (``spectrum_offsets``, ``block_types`` JSON: method, rank,
+        threshold, gap, rule), the ``blocks`` layout and the ``rank_rule`` (JSON). Returns the path written."""
+        return _save_basis(self, path)
+
+    @classmethod
+    def load(cls, path) -> "EquivariantBasis":
+        """Read a file written by :meth:`save` (bitwise the same arrays); every key, shape and dtype is checked
+        and problems raise :class:`symlie.DataError` naming the file."""
+        return _load_basis(path)
+
 
 def constraint_matrix(rep: Rep) -> torch.Tensor:
     """The stacked dense constraint [-drho(xi_1); ...; -drho(xi_q); rho(h_1)^{-1} - I; ...] ((q + h) s, s) on
@@ -175,10 +194,46 @@ def _gram_dense(rep: Rep) -> torch.Tensor:
     return M
 
 
+_HINT_STRUCTURED = ("use method='kron' (structured: tensor products of a group with a continuous part) or "
+                    "method='sparse' (sparse Gram matrix), which never form the dense constraint")
+
+
+def _row_width(rep: Rep) -> int:
+    """An upper bound on the nonzeros per row of drho(xi) (a Kronecker sum has at most sum_i s_i per row)."""
+    if isinstance(rep, ProductRep):
+        return sum(_row_width(r) for r in rep.reps)
+    if isinstance(rep, SumRep):
+        return max(_row_width(r) for r in rep.reps)
+    return rep.size
+
+
+def _lu_bytes(M) -> int:
+    """Estimated bytes of the sparse LU of the s x s matrix M: 24 bytes per nonzero of twice the envelope of M in
+    the reverse Cuthill-McKee order (the fill of a banded factorisation; SuperLU's own ordering does at least
+    about as well on these Kronecker-structured matrices), plus the diagonal."""
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+    Mc = M.tocsr()
+    s = Mc.shape[0]
+    p = reverse_cuthill_mckee(Mc, symmetric_mode=True)
+    Mp = Mc[p][:, p].tocsr()
+    rows = np.arange(s)
+    lengths = np.diff(Mp.indptr)
+    first = rows.copy()
+    nz = lengths > 0
+    if nz.any():
+        first[nz] = np.minimum.reduceat(Mp.indices, Mp.indptr[:-1][nz])
+    env = int(np.clip(rows - first, 0, None).sum())
+    return 24 * (2 * env + s)
+
+
 def _gram_sparse(rep: Rep):
     import scipy.sparse as sp
     G = rep.group
     s = rep.size
+    w = _row_width(rep)
+    check_memory(3 * 16 * s * min(s, w * w), f"method='sparse': the sparse {s}x{s} Gram matrix of {rep}",
+                 hint="use method='kron' (structured, for a group with a continuous part) or a smaller "
+                      "representation")
     M = sp.csr_matrix((s, s))
     for X in G.algebra.basis:
         D = rep.drho_sparse(X)
@@ -209,10 +264,16 @@ def _solve_sparse(rep: Rep, rtol: float, k0: int = 32, iters: int = 4, shift_rto
         return nullspace(torch.zeros(1, s, dtype=torch.float64), rule="rtol", rtol=rtol)
     smax = lam_max ** 0.5
     rule = RankRule("rtol", rtol=rtol)
+    hint = ("use method='kron' (structured, for a group with a continuous part), or a smaller representation")
+    lu_est = _lu_bytes(M)
+    k = min(k0, s)
+    check_memory(lu_est + 16 * M.nnz + 8 * 6 * s * k, f"method='sparse': the sparse LU of the {s}x{s} Gram matrix "
+                 f"of {rep} ({M.nnz} nonzeros)", hint=hint)
     lu = spla.splu((M + shift_rtol * lam_max * sp.identity(s, format="csc")).tocsc())
     rng = np.random.default_rng(seed)
-    k = min(k0, s)
     while True:
+        check_memory(lu_est + 16 * M.nnz + 8 * (6 * s * k + 3 * k * k), f"method='sparse': blocks of {k} vectors "
+                     f"of length {s} (the null dimension of {rep} is at least {k // 2 if k > k0 else 0})", hint=hint)
         X = np.linalg.qr(rng.standard_normal((s, k)))[0]
         for _ in range(iters):
             X = np.linalg.qr(lu.solve(X))[0]
@@ -246,6 +307,21 @@ def _kron_sum_sparse(mats: list[np.ndarray]):
                                                                                  format="csr")
     assert out is not None
     return out.tocsc()
+
+
+def kron_bytes(s: int, n_restricted: int, width: int, q: int) -> int:
+    """Estimated peak bytes of the restricted problem of the ``"kron"`` solver for s unknowns: the complex
+    Kronecker sums (24 B per nonzero, s * width of them, built one at a time), their ``n_restricted`` zero-weight
+    columns for the q generators, then the dense n_restricted^2 Hermitian matrix (complex), its symmetrisation and
+    the eigensolver (input copy, eigenvectors, workspace)."""
+    return 24 * (3 * s * width + 2 * q * n_restricted * width) + 16 * 5 * n_restricted ** 2
+
+
+def kron_basis_bytes(s: int, n_null: int, n_discrete: int) -> int:
+    """Estimated peak bytes of the ``"kron"`` solver once the null dimension k is known: the complex (s, k) basis
+    mapped back through the factors, its real and imaginary parts (s, 2k) and their SVD, the float64 basis and
+    its residual check, and the discrete generators' (h s, k) constraint."""
+    return 8 * s * n_null * (12 + 2 * n_discrete) + spectrum_bytes(s, 2 * n_null)
 
 
 def _solve_kron(rep: Rep, rtol: float, seed: int = 0, cond_max: float = 1e8,
@@ -287,19 +363,32 @@ def _solve_kron(rep: Rep, rtol: float, seed: int = 0, cond_max: float = 1e8,
         Q = np.zeros((s, 0))
         sv = np.array([1.0])
     else:
+        nJ = len(J)
+        check_memory(kron_bytes(s, nJ, sum(sizes), G.dim),
+                     f"method='kron': the {nJ}x{nJ} Hermitian problem on the zero-weight coordinates of {rep} "
+                     f"({s} unknowns)", hint="kron is already the structured solver; use a smaller representation "
+                     "(fewer tensor factors), or method='sparse' when the null space is small")
         blocks = []
         for X in G.algebra.basis:
             mats = [Pi @ f.drho(X).numpy() @ P for f, P, Pi in zip(factors, Ps, Pinvs)]
             blocks.append(_kron_sum_sparse(mats)[:, J])
         import scipy.sparse as sp
         A = sp.vstack(blocks).tocsc()
+        del blocks
         H = (A.conj().T @ A).toarray()
-        lamH, Y = (t.numpy() for t in torch.linalg.eigh(torch.from_numpy(0.5 * (H + H.conj().T))))
+        del A
+        H += H.conj().T                                       # 0.5 (H + H^H), in place (the same values)
+        H *= 0.5
+        lamH, Y = (t.numpy() for t in torch.linalg.eigh(torch.from_numpy(H)))
+        del H
         sv = np.sqrt(np.clip(lamH, 0, None))[::-1]          # descending
         Y = Y[:, ::-1]
         smax = sv[0]
         n_null = len(sv) - RankRule("rtol", rtol=rtol).cut(torch.from_numpy(sv.copy()))[0] if smax > 0 else len(sv)
         Yn = Y[:, len(sv) - n_null:]
+        check_memory(kron_basis_bytes(s, n_null, G.num_discrete),
+                     f"method='kron': the {s}x{n_null} basis of {rep} (complex, then its real orthonormal span)",
+                     hint="the answer itself is large: use a smaller representation (fewer tensor factors)")
         Z = np.zeros((s, n_null), dtype=complex)
         Z[J] = Yn
         Z = Z.reshape(*sizes, n_null)
@@ -359,8 +448,14 @@ def _solve_block(rep: Rep, method: str, rtol: float, dense_max: int, gram_max: i
         ns = nullspace(torch.zeros(1, s, dtype=torch.float64), rule="rtol", rtol=rtol)
         return ns, method
     if method == "dense":
+        m = (G.dim + G.num_discrete) * s
+        check_memory(invariance_constraints_bytes(rep) + spectrum_bytes(m, s), f"method='dense': the ({m}, {s}) "
+                     f"constraint matrix of {rep} and its SVD", hint=_HINT_STRUCTURED)
         ns = nullspace(constraint_matrix(rep), rule="rtol", rtol=rtol, method="svd")
     elif method == "gram":
+        # M, one dense drho / rho with its Kronecker intermediates, D^T D, I, then eigh (vectors, workspace)
+        check_memory(8 * 9 * s * s, f"method='gram': the dense {s}x{s} Gram matrix of {rep} and its eigenvectors",
+                     hint=_HINT_STRUCTURED)
         lam, U = torch.linalg.eigh(_gram_dense(rep))
         sv = lam.flip(0).clamp(min=0).sqrt()          # singular values of the constraint, descending
         U = U.flip(1)
@@ -393,7 +488,7 @@ def _check_rep(rep, name: str) -> Rep:
 
 def equivariant_basis(rep_in: Rep, rep_out: Rep | None = None, *, method: str = "auto", rtol: float = 1e-6,
                       dense_max: int = 400, gram_max: int = 2500, cache: bool = True,
-                      allow_empty: bool = True) -> EquivariantBasis:
+                      allow_empty: bool = True, max_bytes: int | float | None = None) -> EquivariantBasis:
     """Orthonormal float64 basis of the equivariant linear maps rep_in -> rep_out.
 
     With ``rep_out=None`` it returns the invariant vectors of ``rep_in`` (maps from the trivial rep into it,
@@ -406,6 +501,11 @@ def equivariant_basis(rep_in: Rep, rep_out: Rep | None = None, *, method: str = 
         dense_max, gram_max: block sizes (unknowns) where ``"auto"`` switches solver.
         cache: reuse solutions of equal block types across calls (:func:`clear_basis_cache` empties it).
         allow_empty: if False, raise :class:`SymlieError` when no non-zero equivariant map exists.
+        max_bytes: memory limit of this call in bytes; ``None`` uses the process-wide limit
+            (:func:`symlie.utils.set_memory_limit`, ``SYMLIE_MAX_BYTES``, default half the physical memory).
+            Each solver's working set (the dense constraint and its SVD, the dense Gram matrix, the sparse LU and
+            vector blocks, kron's restricted Hermitian problem and the basis) is estimated before it is built,
+            and a :class:`symlie.utils.ResourceError` names the structured solver to use instead.
 
     Returns:
         :class:`EquivariantBasis` (``.basis`` dense (s_out*s_in, k); ``.blocks``; ``.spectra``; ``.summary()``).
@@ -421,6 +521,18 @@ def equivariant_basis(rep_in: Rep, rep_out: Rep | None = None, *, method: str = 
                           f"{rep_out.group.name})")
     if rtol <= 0 or rtol >= 1:
         raise ValueError(f"rtol: expected a relative tolerance in (0, 1), got {rtol}")
+    with call_limit(max_bytes):
+        res = _solve_all(rep_in, rep_out, method, rtol, dense_max, gram_max, cache, t0)
+    if not allow_empty and res.dim == 0:
+        raise SymlieError(f"no non-zero equivariant map {rep_in} -> {rep_out} exists for {rep_out.group.name} "
+                          f"(rank rule sigma <= {rtol:g} sigma_max); the smallest singular values per block are "
+                          f"{ {k: float(v.normalized_spectrum[-1]) for k, v in res.spectra.items()} }")
+    return res
+
+
+def _solve_all(rep_in: Rep, rep_out: Rep, method: str, rtol: float, dense_max: int, gram_max: int, cache: bool,
+               t0: float) -> EquivariantBasis:
+    """Solve every block of Hom(rep_in, rep_out) (cached by block type)."""
     spectra: dict[str, Nullspace] = {}
     methods: dict[str, str] = {}
     blocks = []
@@ -439,12 +551,7 @@ def equivariant_basis(rep_in: Rep, rep_out: Rep | None = None, *, method: str = 
             methods.setdefault(key, used)
             if ns.dim:
                 blocks.append(BasisBlock(osl, isl, ns.basis, ns, key))
-    res = EquivariantBasis(rep_in, rep_out, blocks, spectra, methods, rtol, time.perf_counter() - t0)
-    if not allow_empty and res.dim == 0:
-        raise SymlieError(f"no non-zero equivariant map {rep_in} -> {rep_out} exists for {rep_out.group.name} "
-                          f"(rank rule sigma <= {rtol:g} sigma_max); the smallest singular values per block are "
-                          f"{ {k: float(v.normalized_spectrum[-1]) for k, v in spectra.items()} }")
-    return res
+    return EquivariantBasis(rep_in, rep_out, blocks, spectra, methods, rtol, time.perf_counter() - t0)
 
 
 def invariant_basis(rep: Rep, **kwargs) -> EquivariantBasis:
@@ -453,3 +560,201 @@ def invariant_basis(rep: Rep, **kwargs) -> EquivariantBasis:
     ``.basis`` has shape (rep.size, k). Keyword arguments as in :func:`equivariant_basis`.
     """
     return equivariant_basis(rep, None, **kwargs)
+
+
+# ------------------------------------------------------------------------------------------ save / load
+BASIS_FORMAT = "symlie.EquivariantBasis"
+BASIS_VERSION = 1
+_BASIS_KEYS = ("format", "version", "group", "algebra_name", "group_affine", "group_algebra", "group_discrete",
+               "rep_in", "rep_out", "n_in", "n_out", "dim", "rtol", "seconds", "basis", "spectrum",
+               "spectrum_offsets", "blocks", "block_types", "rank_rule")
+
+
+def _rep_spec(rep: Rep, name: str) -> str:
+    """``rep`` as a :func:`symlie.lie.reps.parse_rep` expression (``V``, ``Covector``, ``Scalar``, ``+``, ``*``)."""
+    from ..lie.reps import Covector, Point, Vector
+    if isinstance(rep, Vector) or (isinstance(rep, Point) and rep.is_linear):
+        return "V"
+    if isinstance(rep, Covector):
+        return "Covector"
+    if isinstance(rep, Trivial):
+        return "Scalar" if rep.k == 1 else f"{rep.k}*Scalar"
+    if isinstance(rep, SumRep):
+        return "+".join(_rep_spec(r, name) for r in rep.reps)
+    if isinstance(rep, ProductRep):
+        return "*".join(f"({_rep_spec(r, name)})" if isinstance(r, SumRep) or (isinstance(r, Trivial) and r.k > 1)
+                        else _rep_spec(r, name) for r in rep.reps)
+    raise SymlieError(f"{name}: cannot write {rep} ({type(rep).__name__}) as a representation expression")
+
+
+def _save_basis(B: "EquivariantBasis", path):
+    import json
+
+    from ..io import write_npz
+    from ..utils.serialization import jsonable
+    G = B.rep_out.group
+    keys = list(B.spectra)
+    svs = [B.spectra[k].singular_values.detach().to(torch.float64).cpu().numpy() for k in keys]
+    offsets = np.cumsum([0] + [len(s) for s in svs]).astype(np.int64)
+    types = []
+    for k in keys:
+        ns = B.spectra[k]
+        types.append({"key": k, "method": B.method[k], "size": int(ns.basis.shape[0]), "dim": ns.dim,
+                      "rank": int(ns.rank), "threshold": float(ns.threshold), "gap_ratio": float(ns.gap_ratio),
+                      "reason": ns.reason, "rule": ns.rule})
+    blocks = np.array([[b.out_slice.start, b.out_slice.stop, b.in_slice.start, b.in_slice.stop, keys.index(b.key),
+                        b.dim] for b in B.blocks], dtype=np.int64).reshape(-1, 6)
+    arrays = {
+        "format": np.array(BASIS_FORMAT), "version": np.array(BASIS_VERSION, dtype=np.int64),
+        "group": np.array(G.name), "algebra_name": np.array(G.algebra.name), "group_affine": np.array(G.affine),
+        "group_algebra": G.algebra.basis.detach().cpu().numpy(), "group_discrete": G.discrete.detach().cpu().numpy(),
+        "rep_in": np.array(_rep_spec(B.rep_in, "rep_in")), "rep_out": np.array(_rep_spec(B.rep_out, "rep_out")),
+        "n_in": np.array(B.rep_in.size, dtype=np.int64), "n_out": np.array(B.rep_out.size, dtype=np.int64),
+        "dim": np.array(B.dim, dtype=np.int64), "rtol": np.array(float(B.rtol)),
+        "seconds": np.array(float(B.seconds)), "basis": B.basis.detach().cpu().numpy(),
+        "spectrum": np.concatenate(svs) if svs else np.zeros(0), "spectrum_offsets": offsets, "blocks": blocks,
+        "block_types": np.array(json.dumps(jsonable(types))),
+        "rank_rule": np.array(json.dumps({"rule": "rtol", "rtol": float(B.rtol)})),
+    }
+    return write_npz(path, arrays, name="path")
+
+
+def _load_basis(path) -> "EquivariantBasis":
+    import json
+    import zipfile
+    import zlib
+    from pathlib import Path
+    from typing import Any
+
+    from ..lie.algebra import LieAlgebra
+    from ..lie.groups import Group, parse_group
+    from ..lie.reps import parse_rep
+    from ..utils.errors import DataError
+    from ..utils.serialization import check_saved, from_json
+    p = Path(path)
+    where = repr(str(p))
+    if not p.is_file():
+        raise DataError(f"{where}: " + ("is a folder, not a basis file" if p.is_dir() else "does not exist"))
+    errs = (zipfile.BadZipFile, EOFError, ValueError, OSError, zlib.error, KeyError, NotImplementedError)
+    try:
+        z = np.load(p, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise DataError(f"{where}: holds a single array, not a saved {BASIS_FORMAT} (.npz)")
+        with z:
+            raw = {k: z[k] for k in z.files}
+    except errs as exc:
+        raise DataError(f"{where}: not a readable .npz file ({type(exc).__name__}: {exc}); it is corrupt, truncated "
+                        f"or of another format") from None
+    d: dict[str, Any] = {k: (v.item() if v.ndim == 0 and v.dtype.kind in "USbiuf" else v) for k, v in raw.items()}
+    if check_saved(d, p, kind=BASIS_FORMAT, version=BASIS_VERSION) == 0:
+        raise DataError(f"{where}: not a saved {BASIS_FORMAT} (no 'format' / 'version' header): files of "
+                        f"earlier releases held only the matrix; write it again with EquivariantBasis.save or "
+                        f"symlie enforce")
+    check_saved(d, p, kind=BASIS_FORMAT, version=BASIS_VERSION, required=_BASIS_KEYS)
+
+    def bad(key, expected, got=None):
+        got = d.get(key) if got is None else got
+        desc = (f"an array of shape {got.shape} and dtype {got.dtype}" if isinstance(got, np.ndarray)
+                else f"{type(got).__name__} {got!r}"[:200])
+        return DataError(f"{where}: key {key!r}: expected {expected}, got {desc}")
+
+    for k in ("group", "algebra_name", "rep_in", "rep_out", "block_types", "rank_rule"):
+        if not isinstance(d[k], str):
+            raise bad(k, "a string")
+    for k in ("n_in", "n_out", "dim"):
+        if isinstance(d[k], bool) or not isinstance(d[k], int) or d[k] < (1 if k != "dim" else 0):
+            raise bad(k, "an integer >= " + ("1" if k != "dim" else "0"))
+    for k in ("rtol", "seconds"):
+        if not isinstance(d[k], float):
+            raise bad(k, "a float")
+    if not isinstance(d["group_affine"], bool):
+        raise bad("group_affine", "a bool")
+    n_in, n_out, dim = d["n_in"], d["n_out"], d["dim"]
+
+    def arr(key, dtype, shape):
+        a = d[key]
+        if not (isinstance(a, np.ndarray) and a.dtype == dtype and a.ndim == len(shape)
+                and all(s is None or s == t for s, t in zip(shape, a.shape))):
+            want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+            raise bad(key, f"a {np.dtype(dtype).name} array of shape {want}")
+        return a
+
+    A = arr("group_algebra", np.float64, (None, None, None))
+    arr("group_discrete", np.float64, (None, A.shape[1], A.shape[1]))
+    basis = arr("basis", np.float64, (n_out * n_in, dim))
+    spec = arr("spectrum", np.float64, (None,))
+    blocks = arr("blocks", np.int64, (None, 6))
+    try:
+        types = from_json(json.loads(d["block_types"]))
+        rank_rule = json.loads(d["rank_rule"])
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{where}: key 'block_types' / 'rank_rule': not valid JSON ({exc})") from None
+    tkeys = {"key": str, "method": str, "size": int, "dim": int, "rank": int, "threshold": float,
+             "gap_ratio": float, "reason": str, "rule": dict}
+    if not (isinstance(types, list) and all(isinstance(t, dict) and all(isinstance(t.get(f), c) and not (
+            c is int and isinstance(t.get(f), bool)) for f, c in tkeys.items()) for t in types)):
+        raise bad("block_types", "a JSON list of block types with fields " + ", ".join(tkeys),
+                  got=d["block_types"])
+    if not (isinstance(rank_rule, dict) and rank_rule.get("rule") == "rtol" and rank_rule.get("rtol") == d["rtol"]):
+        raise bad("rank_rule", "a JSON object {'rule': 'rtol', 'rtol': <rtol>}", got=d["rank_rule"])
+    offsets = arr("spectrum_offsets", np.int64, (len(types) + 1,))
+    if offsets[0] != 0 or offsets[-1] != spec.shape[0] or bool((np.diff(offsets) < 0).any()):
+        raise bad("spectrum_offsets", f"non-decreasing offsets from 0 to {spec.shape[0]}")
+    col = 0
+    for o0, o1, i0, i1, t, k in blocks.tolist():
+        if not (0 <= o0 < o1 <= n_out and 0 <= i0 < i1 <= n_in and 0 <= t < len(types) and k >= 1
+                and types[t]["dim"] == k and types[t]["size"] == (o1 - o0) * (i1 - i0)):
+            raise bad("blocks", f"rows [out_start, out_stop, in_start, in_stop, type, dim] inside ({n_out}, {n_in}) "
+                                f"consistent with 'block_types'")
+        col += k
+    if col != dim:
+        raise bad("blocks", f"blocks whose dimensions add up to dim = {dim}")
+    try:
+        alg = LieAlgebra(torch.from_numpy(A.copy()), affine=d["group_affine"], name=d["algebra_name"],
+                         size=A.shape[1])
+        G = Group(alg, torch.from_numpy(d["group_discrete"].copy()), name=d["group"], check=False)
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{where}: keys 'group_algebra' / 'group_discrete' do not define a group: {exc}") from None
+    try:
+        named = parse_group(d["group"])
+        if named == G and named.name == G.name:
+            G = named                                     # the library's own object for a named group
+    except ValueError:
+        pass
+    reps = []
+    for key, size in (("rep_in", n_in), ("rep_out", n_out)):
+        try:
+            r = parse_rep(d[key], G, key)
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"{where}: key {key!r}: {exc}") from None
+        if r.size != size:
+            raise DataError(f"{where}: key {key!r}: {d[key]!r} has size {r.size} for {G.name}, but the file says "
+                            f"{size}")
+        reps.append(r)
+    Bt = torch.from_numpy(basis.copy())
+    nss: dict[str, Nullspace] = {}
+    qs: dict[int, torch.Tensor] = {}
+    out_blocks = []
+    col = 0
+    for o0, o1, i0, i1, t, k in blocks.tolist():
+        rows = (torch.arange(o0, o1)[:, None] * n_in + torch.arange(i0, i1)[None, :]).reshape(-1)
+        Q = qs.setdefault(t, Bt[rows, col:col + k].clone())
+        out_blocks.append((slice(o0, o1), slice(i0, i1), Q, t))
+        col += k
+    methods: dict[str, str] = {}
+    for t, info in enumerate(types):
+        rule = info["rule"]
+        try:
+            rr = RankRule.resolve(rule.get("rule", "rtol"), rtol=rule.get("rtol"), atol=rule.get("atol"),
+                                  min_gap=rule.get("min_gap"), floor=rule.get("floor"))
+        except (ValueError, TypeError):
+            rr = None
+        sv = torch.from_numpy(spec[offsets[t]:offsets[t + 1]].copy())
+        nss[info["key"]] = Nullspace(basis=qs.get(t, torch.zeros(info["size"], 0, dtype=torch.float64)),
+                                     singular_values=sv, rank=info["rank"], threshold=info["threshold"], rule=rule,
+                                     gap_ratio=info["gap_ratio"], complement=None, reason=info["reason"],
+                                     rank_rule=rr)
+        methods[info["key"]] = info["method"]
+    keys = [t["key"] for t in types]
+    bl = [BasisBlock(osl, isl, Q, nss[keys[t]], keys[t]) for osl, isl, Q, t in out_blocks]
+    return EquivariantBasis(reps[0], reps[1], bl, nss, methods, d["rtol"], d["seconds"], _dense=Bt)

@@ -22,15 +22,21 @@ from typing import Callable, Sequence
 
 import torch
 
-from ..utils.validation import SymlieError, as_tensor, check_int
+from ..utils.errors import NotFittedError, SymlieError
+from ..utils.resources import check_memory, get_memory_limit
+from ..utils.validation import as_tensor, check_int
 
 __all__ = ["Library", "PolynomialLibrary", "FourierLibrary", "CustomLibrary", "ConcatLibrary", "NotFittedError"]
 
 DT = torch.float64
 
 
-class NotFittedError(SymlieError, AttributeError):
-    """Raised when an object is used before it knows its input size / coefficients (call ``fit`` first)."""
+def _check_rows(what: str, N: int, per_row: int, hint: str) -> None:
+    """Refuse an evaluation over N samples that needs ``per_row`` bytes per sample above the memory limit; the
+    hint says how many rows would fit."""
+    fit = get_memory_limit() // max(per_row, 1)
+    h = f"evaluate at most about {fit} rows at a time (split X into batches)" if fit else "a single row does not fit"
+    check_memory(N * per_row, what, hint=f"{h} {hint}" if hint else h)
 
 
 def _default_names(n: int, input_names) -> list[str]:
@@ -133,12 +139,24 @@ class Library:
 
 
 # --------------------------------------------------------------------------------------------------- polynomials
+def check_polynomial_size(n: int, degree: int, include_bias: bool = True) -> int:
+    """D = C(n + degree, degree) (one less without the bias); refuses (:class:`symlie.utils.ResourceError`) a
+    library whose exponent table would not fit in the memory limit. Returns D."""
+    D = math.comb(n + degree, degree) - (0 if include_bias else 1)
+    # the table is built as D Python lists of n ints (56 + 8 n bytes each), then a (D, n) int64 tensor
+    check_memory(D * (64 + 16 * n), f"PolynomialLibrary(degree={degree}) in {n} variables: {D} monomials",
+                 hint="use a smaller degree or fewer variables")
+    return D
+
+
 def monomial_powers(n: int, degree: int, include_bias: bool = True) -> torch.Tensor:
     """Exponent matrix (D, n) of all monomials of total degree <= ``degree`` in n variables.
 
     Ordered by degree, then lexicographically in the variable indices (the order of
     ``itertools.combinations_with_replacement``, as in scikit-learn): 1, x0, x1, x0^2, x0 x1, x1^2, ...
+    Refused before it is built when the table would not fit in the memory limit.
     """
+    check_polynomial_size(n, degree, include_bias)
     rows = []
     for k in range(0 if include_bias else 1, degree + 1):
         for combo in itertools.combinations_with_replacement(range(n), k):
@@ -179,6 +197,12 @@ class PolynomialLibrary(Library):
         self.include_bias = include_bias
         self._powers: torch.Tensor | None = None
         super().__init__(n_features)
+        if self.n_features_in is not None:
+            check_polynomial_size(self.n_features_in, self.degree, include_bias)
+
+    def _set_n(self, n: int) -> None:
+        check_polynomial_size(n, self.degree, self.include_bias)
+        super()._set_n(n)
 
     def _repr_args(self) -> str:
         s = f"degree={self.degree}"
@@ -214,6 +238,10 @@ class PolynomialLibrary(Library):
 
     def _transform(self, X):
         P = self.powers.to(X.device)
+        N, n = X.shape
+        D = P.shape[0]
+        _check_rows(f"{self!r}.transform: {N} samples x {D} features (x {n} factors)", N,
+                    X.element_size() * (2 * D * n + D + n * (self.degree + 2)), "or use a smaller degree")
         pw = self._power_table(X)
         cols = torch.arange(X.shape[1], device=X.device)
         return pw[:, cols[None, :], P].prod(-1)                       # (N, D, n) -> (N, D)
@@ -221,6 +249,9 @@ class PolynomialLibrary(Library):
     def _jacobian(self, X):
         P = self.powers.to(X.device)
         N, n = X.shape
+        D = P.shape[0]
+        _check_rows(f"{self!r}.jacobian: {N} samples x {D} features x {n} variables", N,
+                    X.element_size() * (3 * D * n + D + n * (self.degree + 2)), "or use a smaller degree")
         pw = self._power_table(X)
         cols = torch.arange(n, device=X.device)
         out = X.new_empty(N, P.shape[0], n)
@@ -268,6 +299,9 @@ class FourierLibrary(Library):
         return k, X[:, None, :] * k[None, :, None]                   # (K,), (N, K, n)
 
     def _transform(self, X):
+        N, n = X.shape
+        _check_rows(f"{self!r}.transform: {N} samples x {self.n_output_features(n)} features", N,
+                    X.element_size() * (6 * self.n_frequencies * n + 1), "or use fewer frequencies")
         _, kx = self._kx(X)
         F = torch.stack([torch.sin(kx), torch.cos(kx)], -1).reshape(X.shape[0], -1)
         if self.include_bias:
@@ -276,6 +310,8 @@ class FourierLibrary(Library):
 
     def _jacobian(self, X):
         N, n = X.shape
+        _check_rows(f"{self!r}.jacobian: {N} samples x {self.n_output_features(n)} features x {n} variables", N,
+                    X.element_size() * (self.n_frequencies * n * (6 + 4 * n) + 2 * n), "or use fewer frequencies")
         k, kx = self._kx(X)
         d = torch.stack([k[:, None] * torch.cos(kx), -k[:, None] * torch.sin(kx)], -1)   # (N, K, n, 2)
         eye = torch.eye(n, dtype=X.dtype, device=X.device)
@@ -380,6 +416,9 @@ class CustomLibrary(Library):
         return d.T
 
     def _jacobian(self, X):
+        N, n = X.shape
+        _check_rows(f"{self!r}.jacobian: {N} samples x {len(self.functions)} features x {n} variables", N,
+                    X.element_size() * (2 * len(self.functions) * n + 3 * n * n), "")
         cols = []
         for i, (f, jf) in enumerate(zip(self.functions, self.jacobians)):
             if jf is None:

@@ -27,11 +27,13 @@ bases, so it is the Frobenius inner product of the generators).
 from __future__ import annotations
 
 import copy
+import math
 from typing import Callable
 
 import torch
 
 from ..library import Library, PolynomialLibrary
+from ..utils.resources import check_memory
 from ..utils.validation import SymlieError, as_tensor, check_int
 from .algebra import LieAlgebra
 from .groups import Group, as_group
@@ -91,6 +93,8 @@ class Action:
         if not self.acts_on_outputs:
             return None
         N = x.shape[0]
+        check_memory(3 * x.element_size() * self.dim * N * n_out * n_out, f"output_matrices: {self.dim} generators "
+                     f"x {N} points x {n_out}x{n_out}", hint="evaluate fewer points at a time")
         eye = torch.eye(n_out, dtype=x.dtype, device=x.device)
         xr = x.unsqueeze(0).expand(n_out, N, x.shape[1]).reshape(n_out * N, -1)
         yr = eye[:, None, :].expand(n_out, N, n_out).reshape(n_out * N, n_out)
@@ -149,6 +153,9 @@ class Action:
         """Lie brackets [v_a, v_b](x) = Dv_b(x) v_a(x) - Dv_a(x) v_b(x) of the fields v_a = coeffs[a] . V at the
         points x: (k, k, N, n_in), by forward-mode autodiff of :meth:`vector_fields`."""
         C = as_tensor(coeffs, "coeffs", ndim=2, dtype=torch.float64).to(x.dtype)
+        k, (N, n) = C.shape[0], x.shape
+        check_memory(x.element_size() * (3 * k * k * N * n + 3 * (self.dim + k) * N * n * n),
+                     f"brackets: {k}x{k} brackets at {N} points of R^{n}", hint="evaluate fewer points at a time")
         v = torch.einsum("ak,kni->ani", C, self.vector_fields(x))             # (k, N, n)
         J = self.jacobians(x)                                                  # (q, N, n, n)
         Jc = torch.einsum("ak,knij->anij", C, J)                               # (k, N, n, n)
@@ -158,6 +165,8 @@ class Action:
     def jacobians(self, x: torch.Tensor) -> torch.Tensor:
         """DV_k(x): (q, N, n_in, n_in) with [k, n, i, j] = d V_k^i / d x_j, by forward-mode autodiff."""
         N, n = x.shape
+        check_memory(3 * x.element_size() * self.dim * N * n * n, f"jacobians: {self.dim} generators x {N} points "
+                     f"x {n}x{n}", hint="evaluate fewer points at a time")
         x = x.detach().contiguous()
         eye = torch.eye(n, dtype=x.dtype, device=x.device)
         cols = []
@@ -404,6 +413,9 @@ class LibraryAction(Action):
         """Per-feature values (D, N, *rest) placed along the components: (q, N, n, *rest), generator
         k = c * D + j holding vals[j] in coordinate components[c] and zeros elsewhere."""
         D, N, *rest = vals.shape
+        check_memory(2 * vals.element_size() * self.dim * N * self.n_in * math.prod(rest),
+                     f"{self.name}: {self.dim} library fields at {N} points of R^{self.n_in}",
+                     hint="evaluate fewer points at a time, or use a smaller library")
         out = vals.new_zeros(len(self.components), D, N, self.n_in, *rest)
         for c, i in enumerate(self.components):
             out[c, :, :, i] = vals

@@ -18,6 +18,8 @@ from typing import Iterable, Sequence
 import torch
 
 from ..linalg import RankRule
+from ..utils.errors import ResourceError
+from ..utils.resources import check_memory
 from ..utils.validation import DEFAULT_DTYPE, NotClosedError, as_tensor, check_int, make_generator
 
 __all__ = [
@@ -28,6 +30,22 @@ __all__ = [
 
 def _frob(x: torch.Tensor) -> torch.Tensor:
     return torch.linalg.matrix_norm(x, ord="fro")
+
+
+_HINT_SMALLER = ("use a smaller n, an algebra acting on fewer coordinates, or only the generators you need (a "
+                 "LieAlgebra of those matrices, or an Action such as sl.LibraryAction)")
+
+
+def algebra_bytes(q: int, d: int) -> int:
+    """Estimated peak bytes of building an algebra of q generators of size d x d (float64): the generator list,
+    the stacked basis, the independence SVD of the (q, d^2) matrix and the orthonormalised copy."""
+    return 8 * (4 * q * d * d + 3 * min(q, d * d) ** 2)
+
+
+def check_algebra_size(what: str, q: int, d: int, hint: str = _HINT_SMALLER) -> None:
+    """Refuse (:class:`symlie.utils.ResourceError`) an algebra of q generators of d x d whose construction would
+    exceed the memory limit, before anything is allocated."""
+    check_memory(algebra_bytes(q, d), f"{what}: {q} generators of {d}x{d}", hint=hint)
 
 
 class LieAlgebra:
@@ -70,6 +88,10 @@ class LieAlgebra:
                                  "[[A, b], [0, 0]])")
         q = B.shape[0]
         if q:
+            d = B.shape[1]
+            check_memory(8 * (2 * q * d * d + 3 * min(q, d * d) ** 2),
+                         f"basis: the independence check (SVD) of {q} generators of {d}x{d}",
+                         hint="pass fewer generators, or smaller matrices")
             s = torch.linalg.svdvals(B.reshape(q, -1))
             if s[0] == 0 or s[-1] <= independence_rtol * s[0]:
                 raise ValueError(f"basis: the {q} generators are linearly dependent (smallest/largest singular "
@@ -132,6 +154,9 @@ class LieAlgebra:
 
     @cached_property
     def _pinv(self) -> torch.Tensor:
+        q, d = self.dim, self.matrix_size
+        check_memory(8 * (4 * q * d * d + 3 * min(q, d * d) ** 2), f"{self.name}: the pseudo-inverse of the "
+                     f"{q} x {d * d} basis (coordinates)", hint="use a smaller algebra")
         return torch.linalg.pinv(self._basis.reshape(self.dim, self.matrix_size ** 2))  # (d*d, q)
 
     def coordinates(self, X, *, return_residual: bool = False):
@@ -169,6 +194,11 @@ class LieAlgebra:
     @cached_property
     def _brackets(self) -> torch.Tensor:
         B = self._basis
+        q, d = self.dim, self.matrix_size
+        # two products and their difference (q, q, d, d), then the coordinates (q^2, q) and the residual
+        check_memory(8 * (4 * q * q * d * d + q ** 3), f"{self.name}: the {q}x{q} brackets of {d}x{d} generators",
+                     hint="closure checks and structure constants need all q^2 brackets; use a smaller algebra, or "
+                          "pass check_closure=False")
         return B[:, None] @ B[None, :] - B[None, :] @ B[:, None]  # (q, q, d, d)
 
     def structure_constants(self) -> torch.Tensor:
@@ -194,6 +224,10 @@ class LieAlgebra:
 
     def jacobi_error(self) -> float:
         """Largest |[x,[y,z]] + [y,[z,x]] + [z,[x,y]]| over basis triples, from the structure constants."""
+        q = self.dim
+        check_memory(8 * (4 * q ** 4 + 4 * q * q * self.matrix_size ** 2), f"jacobi_error: {q}^4 triple brackets of "
+                     f"{self.name}", hint="the Jacobi identity holds for every matrix algebra; check closure_error() "
+                     "instead, or use a smaller algebra")
         C = self.structure_constants()
         # [e_i, [e_j, e_k]] = C_jkl [e_i, e_l] = C_jkl C_ilm e_m
         t1 = torch.einsum("jkl,ilm->ijkm", C, C)
@@ -262,6 +296,7 @@ class LieAlgebra:
         if self.affine:
             return self
         d = self.matrix_size
+        check_algebra_size(f"{self.name}.to_affine()", self.dim, d + 1)
         H = self._basis.new_zeros(self.dim, d + 1, d + 1)
         H[:, :d, :d] = self._basis
         return LieAlgebra(H, name=self.name, affine=True, size=d + 1)
@@ -286,6 +321,8 @@ class LieAlgebra:
         """
         check_int(k, "k", 1)
         n = self.n
+        check_algebra_size(f"{self.name}.copies({k})", self.dim, k * n + 1, hint="use fewer copies, or act on the "
+                           "copies one at a time")
         A = self.linear_part()
         blocks = torch.zeros(self.dim, k * n, k * n, dtype=self._basis.dtype)
         for i in range(k):
@@ -322,12 +359,18 @@ class LieAlgebra:
         d = self.matrix_size
         if X.shape[-2:] != (d, d):
             raise ValueError(f"X: expected matrices of shape (..., {d}, {d}), got {tuple(X.shape)}")
+        check_memory(8 * 6 * X.numel(), f"exp: {X.numel() // (d * d)} matrix exponentials of {d}x{d}",
+                     hint="exponentiate fewer elements at a time")
         return torch.linalg.matrix_exp(X)
 
     def random_element(self, num: int | None = None, *, scale: float = 1.0,
                        generator: int | torch.Generator | None = None) -> torch.Tensor:
         """Random elements sum_k c_k xi_k with c ~ N(0, scale^2): shape (num, d, d), or (d, d) if num is None."""
         gen = make_generator(generator)
+        if num is not None:
+            check_int(num, "num", 1)
+            check_memory(8 * num * (self.dim + 2 * self.matrix_size ** 2), f"random_element: {num} elements of "
+                         f"{self.matrix_size}x{self.matrix_size}", hint="draw fewer elements at a time")
         shape = (1 if num is None else num, self.dim)
         c = torch.randn(*shape, generator=gen, dtype=self._basis.dtype) * scale
         X = self.element(c)
@@ -343,6 +386,9 @@ class LieAlgebra:
             raise ValueError(f"x: expected points of dimension {self.n}, got shape {tuple(x.shape)}")
         X = self._basis if X is None else as_tensor(X, "X")
         X = X.to(x.dtype)
+        nb = X[..., 0, 0].numel()
+        check_memory(x.element_size() * 2 * nb * x.shape[0] * self.n, f"vector_field: {nb} field(s) at "
+                     f"{x.shape[0]} points of R^{self.n}", hint="evaluate fewer points or generators at a time")
         v = torch.einsum("...ij,nj->...ni", self.linear_part(X), x)
         if self.affine:
             v = v + self.translation_part(X).unsqueeze(-2)
@@ -386,6 +432,8 @@ def direct_sum(*algebras: LieAlgebra, name: str | None = None) -> LieAlgebra:
     ns = [a.n for a in algebras]
     N, Q = sum(ns), sum(a.dim for a in algebras)
     affine = any(a.affine for a in algebras)
+    check_algebra_size(f"direct_sum of {len(algebras)} algebras", Q, N + 1 if affine else N,
+                       hint="use fewer or smaller summands")
     A = torch.zeros(Q, N, N, dtype=DEFAULT_DTYPE)
     b = torch.zeros(Q, N, dtype=DEFAULT_DTYPE)
     qo = no = 0
@@ -412,6 +460,8 @@ def span(*algebras: LieAlgebra, name: str | None = None, rtol: float = 1e-10) ->
     if len(ns) != 1:
         raise ValueError(f"span: the algebras act on spaces of different dimensions {sorted(ns)}")
     affine = any(a.affine for a in algebras)
+    check_algebra_size(f"span of {len(algebras)} algebras", sum(a.dim for a in algebras),
+                       ns.pop() + (1 if affine else 0), hint="use fewer or smaller algebras")
     mats = [(a.to_affine() if affine else a).basis for a in algebras]
     B = torch.cat(mats, 0)
     d = B.shape[1]
@@ -443,12 +493,14 @@ def _finish(mats: Iterable[torch.Tensor], name: str, normalize: bool, n: int, af
 def gl(n: int, *, normalize: bool = True) -> LieAlgebra:
     """gl(n): all n x n matrices, basis E_ij; dim n^2."""
     check_int(n, "n", 1)
+    check_algebra_size(f"gl({n})", n * n, n)
     return _finish((_E(n, i, j) for i in range(n) for j in range(n)), f"gl({n})", normalize, n)
 
 
 def sl(n: int, *, normalize: bool = True) -> LieAlgebra:
     """sl(n): traceless n x n matrices; dim n^2 - 1. Basis: E_ij (i != j), then E_ii - E_{i+1,i+1}."""
     check_int(n, "n", 2)
+    check_algebra_size(f"sl({n})", n * n - 1, n)
     off = [_E(n, i, j) for i in range(n) for j in range(n) if i != j]
     diag = [_E(n, i, i) - _E(n, i + 1, i + 1) for i in range(n - 1)]
     return _finish(off + diag, f"sl({n})", normalize, n)
@@ -468,6 +520,7 @@ def so(p: int, q: int | None = None, *, normalize: bool = True) -> LieAlgebra:
     """
     if q is None:
         n = check_int(p, "n", 2)
+        check_algebra_size(f"so({n})", n * (n - 1) // 2, n)
         return _finish(_so_metric(n, torch.eye(n, dtype=DEFAULT_DTYPE)), f"so({n})", normalize, n)
     return so_pq(p, q, normalize=normalize)
 
@@ -479,6 +532,7 @@ def so_pq(p: int, q: int, *, normalize: bool = True) -> LieAlgebra:
     n = p + q
     if n < 2:
         raise ValueError(f"so(p, q): expected p + q >= 2, got p={p}, q={q}")
+    check_algebra_size(f"so({p},{q})", n * (n - 1) // 2, n)
     eta = torch.diag(torch.tensor([1.0] * p + [-1.0] * q, dtype=DEFAULT_DTYPE))
     return _finish(_so_metric(n, eta), f"so({p},{q})", normalize, n)
 
@@ -493,6 +547,7 @@ def symplectic_form(n2: int) -> torch.Tensor:
     check_int(n2, "n2", 2)
     if n2 % 2:
         raise ValueError(f"n2: the symplectic form needs an even size, got {n2}")
+    check_memory(8 * 3 * n2 * n2, f"symplectic_form({n2}): a {n2}x{n2} matrix", hint="use a smaller size")
     n = n2 // 2
     J = torch.zeros(n2, n2, dtype=DEFAULT_DTYPE)
     J[:n, n:] = torch.eye(n, dtype=DEFAULT_DTYPE)
@@ -502,6 +557,8 @@ def symplectic_form(n2: int) -> torch.Tensor:
 
 def sp(n2: int, *, normalize: bool = True) -> LieAlgebra:
     """sp(2n) acting on R^{2n} (argument: the matrix size 2n): xi^T J + J xi = 0; dim n(2n+1)."""
+    check_int(n2, "n2", 2)
+    check_algebra_size(f"sp({n2})", (n2 // 2) * (n2 + 1), n2)
     J = symplectic_form(n2)
     # xi = -J S with S symmetric: J xi = S is symmetric.
     mats = [-J @ (_E(n2, i, j) + _E(n2, j, i)) if i != j else -J @ _E(n2, i, i)
@@ -522,6 +579,7 @@ def _affine(A_list, b_list, n: int) -> list[torch.Tensor]:
 def t(n: int, *, normalize: bool = True) -> LieAlgebra:
     """t(n): translations of R^n, affine (homogeneous (n+1) x (n+1)); dim n."""
     check_int(n, "n", 1)
+    check_algebra_size(f"t({n})", n, n + 1)
     Z = torch.zeros(n, n, dtype=DEFAULT_DTYPE)
     return _finish(_affine([Z] * n, list(torch.eye(n, dtype=DEFAULT_DTYPE)), n), f"t({n})", normalize, n, True)
 
@@ -529,6 +587,7 @@ def t(n: int, *, normalize: bool = True) -> LieAlgebra:
 def se(n: int, *, normalize: bool = True) -> LieAlgebra:
     """se(n) = so(n) (+) t(n): rotations (first n(n-1)/2) then translations (last n); affine; dim n(n+1)/2."""
     check_int(n, "n", 2)
+    check_algebra_size(f"se({n})", n * (n + 1) // 2, n + 1)
     rot = _so_metric(n, torch.eye(n, dtype=DEFAULT_DTYPE))
     Z = torch.zeros(n, n, dtype=DEFAULT_DTYPE)
     zb = torch.zeros(n, dtype=DEFAULT_DTYPE)
@@ -538,6 +597,8 @@ def se(n: int, *, normalize: bool = True) -> LieAlgebra:
 
 def sim(n: int, *, normalize: bool = True) -> LieAlgebra:
     """sim(n): similitudes = rotations, translations and the dilation x -> x (last); affine; dim n(n+1)/2 + 1."""
+    check_int(n, "n", 2)
+    check_algebra_size(f"sim({n})", n * (n + 1) // 2 + 1, n + 1)
     base = se(n, normalize=False).basis
     D = torch.zeros(1, n + 1, n + 1, dtype=DEFAULT_DTYPE)
     D[0, :n, :n] = torch.eye(n, dtype=DEFAULT_DTYPE)
@@ -547,6 +608,7 @@ def sim(n: int, *, normalize: bool = True) -> LieAlgebra:
 def aff(n: int, *, normalize: bool = True) -> LieAlgebra:
     """aff(n) = gl(n) (+) t(n): the full affine algebra of R^n; affine; dim n^2 + n."""
     check_int(n, "n", 1)
+    check_algebra_size(f"aff({n})", n * n + n, n + 1)
     Z = torch.zeros(n, dtype=DEFAULT_DTYPE)
     lin = _affine([_E(n, i, j) for i in range(n) for j in range(n)], [Z] * (n * n), n)
     tr = _affine([torch.zeros(n, n, dtype=DEFAULT_DTYPE)] * n, list(torch.eye(n, dtype=DEFAULT_DTYPE)), n)
@@ -556,6 +618,7 @@ def aff(n: int, *, normalize: bool = True) -> LieAlgebra:
 def scaling(n: int, *, normalize: bool = True) -> LieAlgebra:
     """The dilation algebra of R^n: the single generator I (I / sqrt(n) when normalized); dim 1."""
     check_int(n, "n", 1)
+    check_algebra_size(f"scaling({n})", 1, n)
     return _finish([torch.eye(n, dtype=DEFAULT_DTYPE)], f"scaling({n})", normalize, n)
 
 
@@ -591,12 +654,18 @@ def parse_algebra(spec: str) -> LieAlgebra:
         fn = {"gl": gl, "sl": sl, "sp": sp, "t": t, "se": se, "sim": sim, "aff": aff, "scaling": scaling}.get(kind)
         try:
             algs.append(so(a, int(b)) if kind == "so" and b is not None else (so(a) if kind == "so" else fn(a)))  # type: ignore[misc]
+        except ResourceError as exc:
+            raise ResourceError(f"candidates: {part!r}: {exc}", nbytes=exc.nbytes, limit=exc.limit,
+                                what=exc.what) from None
         except (ValueError, TypeError) as exc:
             raise ValueError(f"candidates: {part!r}: {exc}") from None
     if len(algs) == 1:
         return algs[0]
     try:
         out = span(*algs, name=spec.replace(" ", ""))
+    except ResourceError as exc:
+        raise ResourceError(f"candidates: {spec!r}: {exc}", nbytes=exc.nbytes, limit=exc.limit,
+                            what=exc.what) from None
     except ValueError as exc:
         raise ValueError(f"candidates: {spec!r}: {exc}") from None
     if not out.is_closed(1e-10):

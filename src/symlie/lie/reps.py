@@ -23,10 +23,31 @@ from typing import Sequence
 
 import torch
 
+from ..utils.errors import ResourceError
+from ..utils.resources import check_memory
 from ..utils.validation import SymlieError, as_tensor, check_int
 from .groups import Group, as_group
 
 __all__ = ["Rep", "V", "Vector", "Covector", "Scalar", "Point", "SumRep", "TensorRep", "ProductRep", "Trivial"]
+
+
+_HINT_REP = "use a smaller tensor power or multiplicity, or split the representation into smaller pieces"
+_HINT_DENSE = ("use apply_drho / apply_rho, which act through the factors without forming the s x s matrices, or "
+               "equivariant_basis(method='kron' or 'sparse')")
+#: bound on the integers of a parse_rep expression (multiplicities, powers, T(p, q) arguments)
+MAX_PARSE_INT = 2 ** 20
+
+
+def _size_text(log2_size: float, exact: int | None) -> str:
+    return str(exact) if exact is not None and log2_size < 64 else f"about 2^{log2_size:.0f}"
+
+
+def check_rep_size(what: str, log2_size: float, exact: int | None = None, n_parts: int = 1) -> None:
+    """Refuse a representation one vector of which (size s, float64) would not fit in the memory limit, given
+    log2(s) (so sizes such as 3^1000 are never formed); ``n_parts`` counts the factors / summands kept in lists."""
+    nbytes = max(8.0 * 2.0 ** log2_size if log2_size < 1000 else float("inf"), 64.0 * n_parts)
+    check_memory(nbytes, f"{what}: a representation of size {_size_text(log2_size, exact)}",
+                 hint="one vector of it does not fit; " + _HINT_REP)
 
 
 def _batched_kron(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
@@ -89,6 +110,13 @@ class Rep:
         return sp.csr_matrix(self.rho(self._check_X(as_tensor(g, "g"), "g")).numpy())
 
     # -- shared machinery
+    def _check_dense(self, X: torch.Tensor, what: str, copies: int = 3) -> None:
+        """Refuse dense (..., s, s) matrices of this representation that would not fit in the memory limit."""
+        nb = math.prod(X.shape[:-2])
+        s = self.size
+        check_memory(8 * copies * nb * s * s, f"{what}: {nb} dense {s}x{s} matri{'x' if nb == 1 else 'ces'} of {self}",
+                     hint=_HINT_DENSE)
+
     @staticmethod
     def _apply_dense(M: torch.Tensor, X: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         nb = X.ndim - 2
@@ -141,13 +169,24 @@ class Rep:
 
     def __rmul__(self, k) -> "Rep":
         check_int(k, "multiplicity", 1)
+        s = self.size
+        check_rep_size(f"{k}*{self._short(True)}", math.log2(k * s) if s else 0.0,
+                       k * s, n_parts=k)
         return self if k == 1 else SumRep([self] * k)
 
     def __pow__(self, k: int) -> "Rep":
         check_int(k, "tensor power", 0)
         if k == 0:
             return Scalar(self.group)
+        s = self.size
+        check_rep_size(f"{self._short(True)}**{k}", k * math.log2(s) if s > 1 else 0.0,
+                       s ** k if s <= 1 or k * math.log2(s) < 64 else None, n_parts=k)
         return self if k == 1 else ProductRep([self] * k)
+
+    def _short(self, wrap: bool = False) -> str:
+        txt = str(self)
+        txt = txt if len(txt) <= 60 else txt[:57] + "..."
+        return f"({txt})" if wrap and any(c in txt for c in "+⊗x") else txt
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Rep) and type(self) is type(other) and self.group == other.group and \
@@ -162,7 +201,8 @@ class Rep:
     # -- helpers on the group's algebra
     @cached_property
     def drho_basis(self) -> torch.Tensor:
-        """drho of every algebra basis element: (q, s, s), float64 (dense; avoid for very large s)."""
+        """drho of every algebra basis element: (q, s, s), float64 (dense; avoid for very large s: refused with a
+        :class:`symlie.utils.ResourceError` above the memory limit)."""
         return self.drho(self.group.algebra.basis)
 
     @cached_property
@@ -178,13 +218,20 @@ class Rep:
         """The infinitesimal action v_X(x) = drho(X) x on points x (N, s): returns (*B, N, s) for X (*B, d, d)."""
         X = self._check_X(as_tensor(X, "X"))
         x = self._check_points(x)
+        self._check_points_memory(X, x, "vector_field")
         return self.apply_drho(X.to(x.dtype), x.expand(*X.shape[:-2], *x.shape))
 
     def act(self, g, x) -> torch.Tensor:
         """The group action rho(g) x on points x (N, s): returns (*B, N, s) for g (*B, d, d)."""
         g = self._check_X(as_tensor(g, "g"), "g")
         x = self._check_points(x)
+        self._check_points_memory(g, x, "act")
         return self.apply_rho(g.to(x.dtype), x.expand(*g.shape[:-2], *x.shape))
+
+    def _check_points_memory(self, X: torch.Tensor, x: torch.Tensor, what: str) -> None:
+        nb = math.prod(X.shape[:-2])
+        check_memory(3 * x.element_size() * nb * x.numel(), f"{what}: {nb} element(s) at {x.shape[0]} points of "
+                     f"{self._short()}", hint="evaluate fewer points or generators at a time")
 
     def _check_points(self, x) -> torch.Tensor:
         x = x if isinstance(x, torch.Tensor) else as_tensor(x, "x")
@@ -255,6 +302,7 @@ class Trivial(Rep):
     def __init__(self, G, k: int = 1):
         self.group = as_group(G)
         check_int(k, "k", 1)
+        check_rep_size(f"Trivial(k={k})", math.log2(k), k)
         self.k = k
 
     @property
@@ -263,10 +311,12 @@ class Trivial(Rep):
 
     def drho(self, X):
         X = self._check_X(X)
+        self._check_dense(X, "drho", 1)
         return X.new_zeros(*X.shape[:-2], self.k, self.k)
 
     def rho(self, g):
         g = self._check_X(g, "g")
+        self._check_dense(g, "rho", 2)
         return torch.eye(self.k, dtype=g.dtype).expand(*g.shape[:-2], self.k, self.k).clone()
 
     def apply_drho(self, X, v):
@@ -308,6 +358,9 @@ class SumRep(Rep):
         self.group = flat[0].group
         self.is_linear = all(r.is_linear for r in flat)
         self._sizes = [r.size for r in flat]
+        tot = sum(self._sizes)
+        check_rep_size(f"direct sum of {len(flat)} representations", math.log2(tot) if tot else 0.0, tot,
+                       n_parts=len(flat))
 
     @property
     def size(self) -> int:
@@ -320,10 +373,12 @@ class SumRep(Rep):
 
     def drho(self, X):
         self._require_linear("drho")
+        self._check_dense(X, "drho", 2)
         return _batched_block_diag([r.drho(X) for r in self.reps])
 
     def rho(self, g):
         self._require_linear("rho")
+        self._check_dense(g, "rho", 2)
         return _batched_block_diag([r.rho(g) for r in self.reps])
 
     def drho_sparse(self, X):
@@ -398,6 +453,10 @@ class ProductRep(Rep):
         # one-dimensional trivial factors are identities and are dropped
         kept = [r for r in flat if not (isinstance(r, Trivial) and r.k == 1)]
         self.group = flat[0].group
+        sizes = [r.size for r in kept]
+        log2 = sum(math.log2(z) for z in sizes if z > 1)
+        check_rep_size(f"tensor product of {len(flat)} factors", log2,
+                       math.prod(sizes) if log2 < 64 else None, n_parts=len(flat))
         self.reps: list[Rep] = kept if kept else [Trivial(self.group, 1)]
         self._sizes = [r.size for r in self.reps]
 
@@ -406,6 +465,7 @@ class ProductRep(Rep):
         return math.prod(self._sizes)
 
     def drho(self, X):
+        self._check_dense(self._check_X(X), "drho")
         mats = [r.drho(X) for r in self.reps]
         eyes = [torch.eye(r.size, dtype=m.dtype) for r, m in zip(self.reps, mats)]
         total = None
@@ -418,6 +478,7 @@ class ProductRep(Rep):
         return total
 
     def rho(self, g):
+        self._check_dense(self._check_X(g, "g"), "rho")
         out = None
         for r in self.reps:
             m = r.rho(g)
@@ -427,9 +488,13 @@ class ProductRep(Rep):
     def drho_sparse(self, X):
         """The Kronecker sum sum_i I (x) .. (x) drho_i (x) .. (x) I as a sparse CSR matrix."""
         import scipy.sparse as sp
+        mats = [r.drho_sparse(X) for r in self.reps]
+        s = self.size
+        nnz = sum(D.nnz * (s // D.shape[0]) for D in mats)       # nonzeros of the Kronecker sum (at most)
+        check_memory(3 * 16 * nnz, f"drho_sparse: a sparse {s}x{s} Kronecker sum with up to {nnz} nonzeros of {self}",
+                     hint="use apply_drho (structured, never forms the matrix) or equivariant_basis(method='kron')")
         out = None
-        for r in self.reps:
-            D = r.drho_sparse(X)
+        for D in mats:
             if out is None:
                 out = D
             else:
@@ -439,9 +504,12 @@ class ProductRep(Rep):
 
     def rho_sparse(self, g):
         import scipy.sparse as sp
+        mats = [r.rho_sparse(g) for r in self.reps]
+        nnz = math.prod(R.nnz for R in mats)                      # nonzeros of the Kronecker product
+        check_memory(2 * 16 * nnz, f"rho_sparse: a sparse {self.size}x{self.size} Kronecker product with {nnz} "
+                     f"nonzeros of {self}", hint="use apply_rho (structured, never forms the matrix)")
         out = None
-        for r in self.reps:
-            R = r.rho_sparse(g)
+        for R in mats:
             out = R if out is None else sp.kron(out, R, format="csr")
         return out.tocsr()
 
@@ -490,6 +558,9 @@ def TensorRep(G, p: int, q: int = 0) -> Rep:
     check_int(p, "p", 0)
     check_int(q, "q", 0)
     G = as_group(G)
+    n = G.n
+    check_rep_size(f"TensorRep({G.name}, {p}, {q})", (p + q) * math.log2(n) if n > 1 else 0.0,
+                   n ** (p + q) if n <= 1 or (p + q) * math.log2(n) < 64 else None, n_parts=p + q)
     factors = [Vector(G)] * p + [Covector(G)] * q
     if not factors:
         return Scalar(G)
@@ -548,6 +619,48 @@ class Point(Rep):
         return "P" if not self.is_linear else "V"
 
 
+def _check_parse_ints(tree, spec: str, name: str) -> None:
+    """Refuse integers above :data:`MAX_PARSE_INT` in a parse_rep expression, including integer sub-expressions
+    such as ``9**9**9``, before anything is evaluated (Python would compute the huge integer first)."""
+    import ast
+    bound = MAX_PARSE_INT
+
+    def too_big(text: str):
+        shown = spec if len(spec) <= 80 else spec[:77] + "..."
+        raise SymlieError(f"{name}: {shown!r}: the integer {text} is above {bound} (the bound on multiplicities, "
+                          f"tensor powers and T(p, q) arguments); write a smaller representation")
+
+    def value(node) -> int | None:
+        if isinstance(node, ast.Constant):
+            v = node.value
+            if isinstance(v, int) and not isinstance(v, bool):
+                if v > bound:
+                    too_big(str(v) if v.bit_length() < 200 else f"of {v.bit_length()} bits")
+                return v
+            return None
+        if not isinstance(node, ast.BinOp):
+            return None
+        a, b = value(node.left), value(node.right)
+        if a is None or b is None:
+            return None
+        if isinstance(node.op, ast.Pow):
+            if a > 1 and b * math.log2(a) > math.log2(bound):
+                too_big(f"{a}**{b}")
+            r = a ** b
+        elif isinstance(node.op, ast.Mult):
+            r = a * b
+        elif isinstance(node.op, ast.Add):
+            r = a + b
+        else:  # pragma: no cover - other operators are refused above
+            return None
+        if r > bound:
+            too_big(f"{r}")
+        return r
+
+    for node in ast.walk(tree):
+        value(node)
+
+
 def parse_rep(spec: str, G, name: str = "rep") -> Rep:
     """A representation of G from an expression in ``V``, ``Scalar``, ``Covector``, ``T(p, q)`` with ``+``,
     ``*`` (tensor product), ``**`` and integer multiplicities, e.g. ``"V*V"``, ``"2*V+Scalar"``, ``"T(2,1)"``,
@@ -567,11 +680,14 @@ def parse_rep(spec: str, G, name: str = "rep") -> Rep:
                 (isinstance(node, ast.Name) and node.id not in names):
             raise ValueError(f"{name}: {spec!r} may only combine V, Scalar, Covector, T(p,q) with +, *, ** and "
                              f"integers (and .dual())")
+    _check_parse_ints(tree, spec, name)
     env = {"V": V(G), "Scalar": Scalar(G), "Covector": Covector(G), "T": lambda p, q: TensorRep(G, p, q)}
     try:
         rep = eval(compile(tree, name, "eval"), {"__builtins__": {}}, env)  # noqa: S307 - checked AST, no builtins
     except NameError as exc:
         raise ValueError(f"{name}: {exc}; available: V, Scalar, Covector, T(p, q)") from None
+    except ResourceError as exc:
+        raise ResourceError(f"{name}: {spec!r}: {exc}", nbytes=exc.nbytes, limit=exc.limit, what=exc.what) from None
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name}: {spec!r}: {exc}") from None
     if not isinstance(rep, Rep):

@@ -21,10 +21,11 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
+from ..utils.resources import check_memory
 from ..utils.validation import as_tensor
 
 __all__ = ["Nullspace", "RankRule", "nullspace", "nullspace_from_spectrum", "singular_spectrum",
-           "gap_ratio", "largest_gap", "DEFAULT_FLOOR"]
+           "gap_ratio", "largest_gap", "DEFAULT_FLOOR", "spectrum_bytes"]
 
 
 @dataclass
@@ -76,6 +77,16 @@ def gap_ratio(s, rank: int) -> float:
     return float(s[rank - 1] / s[rank]) if s[rank] > 0 else float("inf")
 
 
+def spectrum_bytes(m: int, n: int, method: str = "svd", itemsize: int = 8) -> int:
+    """Estimated workspace bytes of :func:`singular_spectrum` on an (m, n) matrix (the matrix itself not counted):
+    LAPACK's copy of A, U, V and the divide-and-conquer workspace for ``"svd"``; A^T A and the eigensolver for
+    ``"gram"``."""
+    k = min(m, n)
+    if method == "gram":
+        return itemsize * 5 * n * n
+    return itemsize * (2 * m * n + n * n + m * k + 5 * k * k)
+
+
 def singular_spectrum(A, *, method: str = "svd") -> tuple[torch.Tensor, torch.Tensor]:
     """(singular values (n,) descending, right singular vectors (n, n) as columns) of A (m, n).
 
@@ -86,6 +97,11 @@ def singular_spectrum(A, *, method: str = "svd") -> tuple[torch.Tensor, torch.Te
     m, n = A.shape
     if n == 0:
         raise ValueError("A: has no columns")
+    if method in ("svd", "gram"):
+        check_memory(spectrum_bytes(m, n, method, A.element_size()), f"{method}: the singular spectrum of a "
+                     f"{m} x {n} matrix", hint=("method='gram' (an n x n eigenproblem) or a structured solver"
+                                                if method == "svd" and m > 2 * n else "a structured solver (e.g. "
+                                                "equivariant_basis(method='kron' or 'sparse')) or a smaller problem"))
     if method == "svd":
         if m == 0:
             return A.new_zeros(n), torch.eye(n, dtype=A.dtype)

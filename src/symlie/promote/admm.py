@@ -41,7 +41,8 @@ import torch
 from ..derivative.operator import LieOperator
 from ..discovery import SymmetryResult, symmetry_result
 from ..linalg import RankRule
-from ..utils.validation import SymlieError, as_tensor, check_int
+from ..utils.errors import ConvergenceWarning, InfeasibleError, SymlieError
+from ..utils.validation import as_tensor, check_int
 
 __all__ = ["PromoteResult", "solve_promote", "InfeasibleError", "ConvergenceWarning"]
 
@@ -54,12 +55,6 @@ RHO_BALANCE = 3.0
 RHO_FACTOR = 3.0
 
 
-class InfeasibleError(SymlieError):
-    """The interpolation constraints Theta W^T = Y have no solution (inconsistent data)."""
-
-
-class ConvergenceWarning(UserWarning):
-    """The solver stopped at ``max_iter`` before meeting its residual tolerances."""
 
 
 # ------------------------------------------------------------------------------------------- solver

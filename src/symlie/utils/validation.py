@@ -11,18 +11,14 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from .errors import NotClosedError, SymlieError  # noqa: F401 - re-exported: the classes live in utils.errors
+
 DEFAULT_DTYPE = torch.float64
 
 __all__ = ["as_tensor", "as_matrix_stack", "check_finite", "check_int", "check_weights", "make_generator",
            "SymlieError", "NotClosedError"]
 
 
-class SymlieError(ValueError):
-    """Base class for symlie's input and consistency errors (a ``ValueError``)."""
-
-
-class NotClosedError(SymlieError):
-    """Raised when a set of generators that must span a Lie algebra is not closed under the bracket."""
 
 
 def _describe(x: Any) -> str:
