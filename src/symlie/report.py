@@ -86,30 +86,36 @@ def plot_generators(result, path, max_generators: int = 12) -> Path | None:
 def write_report(result, out_dir, *, title: str = "symlie symmetry report", notes: list[str] | None = None) -> dict:
     """Write ``symmetry.json``, the PNG plots (when matplotlib is installed) and ``report.md`` to ``out_dir``.
 
+    The folder is built next to ``out_dir`` and renamed into place when complete, so it never mixes the files
+    of two runs: a previous report in ``out_dir`` is replaced entirely. ``out_dir`` must not be a file or an
+    existing folder that is not a symlie report (:func:`symlie.io.check_out_dir`; :class:`symlie.SymlieError`
+    otherwise), and its parent folder must exist.
+
     Returns {"dir", "json", "markdown", "plots": [paths], "plots_skipped": reason or None}.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    js = result.save(out / "symmetry.json")
-    plots, skipped = [], None
-    if plots_available():
-        plots.append(plot_spectrum(result, out / "spectrum.png"))
-        g = plot_generators(result, out / "generators.png")
-        if g is not None:
-            plots.append(g)
-    else:
-        skipped = PLOT_HINT
-    lines = [f"# {title}", "", "```", result.summary(), "```", ""]
-    lines += [f"- {n}" for n in (notes or [])]
-    if notes:
-        lines.append("")
-    for p in plots:
-        lines += [f"![{p.stem}]({p.name})", ""]
-    if skipped:
-        lines += [f"(no plots: {skipped})", ""]
-    md = out / "report.md"
-    md.write_text("\n".join(lines))
-    return {"dir": out, "json": js, "markdown": md, "plots": plots, "plots_skipped": skipped}
+    from .io import staged_dir
+    with staged_dir(out_dir, "out_dir") as out:
+        js = result.save(out / "symmetry.json")
+        plots, skipped = [], None
+        if plots_available():
+            plots.append(plot_spectrum(result, out / "spectrum.png"))
+            g = plot_generators(result, out / "generators.png")
+            if g is not None:
+                plots.append(g)
+        else:
+            skipped = PLOT_HINT
+        lines = [f"# {title}", "", "```", result.summary(), "```", ""]
+        lines += [f"- {n}" for n in (notes or [])]
+        if notes:
+            lines.append("")
+        for p in plots:
+            lines += [f"![{p.stem}]({p.name})", ""]
+        if skipped:
+            lines += [f"(no plots: {skipped})", ""]
+        (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
+    dest = Path(out_dir)
+    return {"dir": dest, "json": dest / Path(js).name, "markdown": dest / "report.md",
+            "plots": [dest / p.name for p in plots], "plots_skipped": skipped}
 
 
 def plot_recovery(ns, errors: dict, path, *, title: str = "coefficient recovery") -> Path:

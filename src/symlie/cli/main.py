@@ -1,24 +1,68 @@
-"""The ``symlie`` command line."""
+"""The ``symlie`` command line.
+
+Exit status: 0 success; 1 a problem with the data or a file (unreadable, corrupt, too few rows, a fit that
+fails on the data, an output path that cannot be written); 2 a usage error (bad or inconsistent flags,
+unknown names, a file or column that does not exist); 130 interrupted. Errors are one line on stderr,
+``symlie COMMAND: error: MESSAGE``, never a traceback.
+"""
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from .. import __version__
+from ..utils.errors import ResourceError, SymlieError
+
+DEMO_OUT = "symlie-demo-report"
+SEED_MAX = 2 ** 63 - 1
+
+
+def _int_flag(lo: int, hi: int | None = None):
+    def parse(s: str) -> int:
+        try:
+            v = int(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {s!r}") from None
+        if v < lo or (hi is not None and v > hi):
+            rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+            raise argparse.ArgumentTypeError(f"expected an integer {rng}, got {s!r}")
+        return v
+    return parse
+
+
+def _float_flag(lo: float, *, open_lo: bool = False, hi: float | None = None, what: str = ""):
+    def parse(s: str) -> float:
+        try:
+            v = float(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
+        ok = math.isfinite(v) and (v > lo if open_lo else v >= lo) and (hi is None or v < hi)
+        if not ok:
+            rng = (f"> {lo:g}" if open_lo else f">= {lo:g}") + ("" if hi is None else f" and < {hi:g}")
+            raise argparse.ArgumentTypeError(f"expected a finite number {rng}{what}, got {s!r}")
+        return v
+    return parse
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="symlie", description="Enforce, discover and promote Lie group symmetry.")
+    p = argparse.ArgumentParser(prog="symlie", description="Enforce, discover and promote Lie group symmetry.",
+                                epilog="exit status: 0 success, 1 a data or file problem, 2 a usage error")
     p.add_argument("--version", action="version", version=f"symlie {__version__}")
+    p.add_argument("--max-bytes", type=_float_flag(0.0, open_lo=True), metavar="BYTES",
+                   help="memory limit of any single request, e.g. 4e9 (default: $SYMLIE_MAX_BYTES, else half of the "
+                        "physical memory); larger requests are refused before allocating")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    seed = _int_flag(0, SEED_MAX)
     d = sub.add_parser("demo", help="symmetry algebras of built-in models from their Lie-derivative spectra")
-    d.add_argument("--points", type=int, default=200, help="random sample points per model (default 200)")
-    d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    d.add_argument("--points", type=_int_flag(20), default=200, help="random sample points per model (>= 20, "
+                                                                      "default 200)")
+    d.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     d.add_argument("--json", action="store_true", help="print machine-readable JSON instead of a table")
     d.add_argument("--no-tour", action="store_true", help="only the spectra table (skip the enforce / discover / "
                                                           "promote tour and its report)")
-    d.add_argument("--out", default="symlie-demo-report", help="report folder of the tour (default "
-                                                                "symlie-demo-report)")
+    d.add_argument("--out", help=f"report folder of the tour (default {DEMO_OUT}); a previous demo report there "
+                                 f"is replaced, any other existing folder is refused")
     c = sub.add_parser("discover", help="the symmetry algebra of a data set (CSV, NPZ or HDF5)",
                        description="Fit a model Y ~ F(X) and find its symmetries inside a candidate algebra, or "
                                    "(without --outputs) the symmetries of the point cloud X.")
@@ -27,28 +71,34 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--outputs", help="comma-separated output columns; omit for a point cloud")
     c.add_argument("--candidates", required=True,
                    help="candidate algebra, e.g. 'gl(3)', 'so(3)', 'se(2)', 'so(1,3)', 'sl(2)', 't(3)', 'so(3)+t(3)'")
-    c.add_argument("--model", default="poly:2",
-                   help="fitted model: 'poly:DEGREE' (default poly:2), 'mlp', or a saved torch model (.pt, "
-                        "torch.save of a module)")
+    c.add_argument("--model",
+                   help="fitted model (needs --outputs): 'poly:DEGREE' (default poly:2), 'mlp', or a saved torch "
+                        "model (.pt: torch.save of the module, not of its state_dict; loaded with pickle, so only "
+                        "files you trust; used on the CPU in eval mode, float32 converted to float64 on a copy)")
     c.add_argument("--rule", default="auto", choices=["auto", "rtol", "gap"],
                    help="rank rule (default auto: the largest gap >= --min-gap above a floor set by the fit's "
                         "held-out error)")
-    c.add_argument("--rtol", type=float, help="relative tolerance of the rtol rule")
-    c.add_argument("--min-gap", type=float, default=10.0, help="smallest ratio counted as a gap (default 10)")
+    c.add_argument("--rtol", type=_float_flag(0.0, open_lo=True, hi=1.0),
+                   help="relative tolerance of --rule rtol, in (0, 1)")
+    c.add_argument("--min-gap", type=_float_flag(1.0, open_lo=True, what=" (a ratio of singular values)"),
+                   help="smallest ratio counted as a gap by --rule auto / gap (> 1, default 10)")
     c.add_argument("--drop-nan", action="store_true", help="drop rows with NaN/Inf instead of refusing them")
-    c.add_argument("--seed", type=int, default=0, help="seed of the train/validation split and the MLP (default 0)")
+    c.add_argument("--seed", type=seed, default=0, help="seed of the train/validation split and the MLP (default 0)")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     c.add_argument("--out", help="write a report to this folder: symmetry.json, report.md and PNG plots (spectrum, "
-                                 "generators; plots need symlie[plot])")
+                                 "generators; plots need symlie[plot]); a previous report there is replaced "
+                                 "entirely, any other existing folder is refused")
     e = sub.add_parser("enforce", help="the basis of equivariant linear maps between two representations",
-                       description="Equivariant linear maps rep_in -> rep_out of a group, saved to a .npz file "
-                                   "(basis (n_out * n_in, k), singular spectra, rank rule).")
+                       description="Equivariant linear maps rep_in -> rep_out of a group, saved to a versioned .npz "
+                                   "file (group, representations, basis (n_out * n_in, k), singular spectra, rank "
+                                   "rule) that symlie.EquivariantBasis.load reads back.")
     e.add_argument("--group", required=True, help="group: SO(n), O(n), SO(p,q), O(p,q), SE(n), E(n), T(n), SL(n), "
                                                    "GL(n), Sp(2n), Lorentz, S(n), Z(n)")
     e.add_argument("--rep-in", required=True,
                    help="input representation, e.g. 'V', 'V*V', '2*V+Scalar', 'T(2,1)', 'V.dual()'")
     e.add_argument("--rep-out", required=True, help="output representation (same syntax)")
-    e.add_argument("--out", required=True, help="output .npz file")
+    e.add_argument("--out", required=True, help="output .npz file ('.npz' is appended when missing; an existing "
+                                                "file is replaced)")
     p2 = sub.add_parser("promote", help="fit a regression or SINDy model with a promoted candidate group",
                         description="Nuclear-norm promotion of a candidate algebra in a polynomial regression "
                                     "(Y ~ W Phi(X)) or SINDy model (--sindy: outputs are time derivatives).")
@@ -56,11 +106,11 @@ def _parser() -> argparse.ArgumentParser:
     p2.add_argument("--inputs", help="comma-separated input columns (default: all columns not in --outputs)")
     p2.add_argument("--outputs", required=True, help="comma-separated output (or derivative) columns")
     p2.add_argument("--candidates", required=True, help="candidate algebra, e.g. 'so(3)', 'se(2)', 'gl(3)'")
-    p2.add_argument("--degree", type=int, default=2, help="polynomial library degree (default 2)")
-    p2.add_argument("--lam", type=float, help="penalty weight (default: exact interpolation for regression, 1e-2 "
-                                              "for --sindy)")
+    p2.add_argument("--degree", type=_int_flag(1), default=2, help="polynomial library degree (>= 1, default 2)")
+    p2.add_argument("--lam", type=_float_flag(0.0), help="penalty weight >= 0 (default: exact interpolation for "
+                                                         "regression, 1e-2 for --sindy)")
     p2.add_argument("--sindy", action="store_true", help="outputs are the time derivatives of the inputs")
-    p2.add_argument("--threshold", type=float, default=0.05, help="SINDy threshold (default 0.05)")
+    p2.add_argument("--threshold", type=_float_flag(0.0), help="SINDy threshold >= 0 (--sindy only; default 0.05)")
     p2.add_argument("--drop-nan", action="store_true", help="drop rows with NaN/Inf instead of refusing them")
     p2.add_argument("--json", action="store_true", help="print the result as JSON")
     return p
@@ -71,21 +121,58 @@ def _fail(cmd: str, msg, code: int) -> int:
     return code
 
 
-def _enforce(args) -> int:
-    import numpy as np
+def _note(cmd: str, msg: str) -> None:
+    print(f"symlie {cmd}: note: {msg}", file=sys.stderr)
 
+
+def _load(cmd: str, args):
+    """load_table for a command: (table, 0) or (None, exit code) after printing the error (2 for a file or
+    column that does not exist / is repeated, 1 for a file or data that cannot be used)."""
+    from ..io import DataError, SelectionError, load_table
+    try:
+        return load_table(args.file, args.inputs, args.outputs, drop_nan=args.drop_nan), 0
+    except SelectionError as exc:
+        return None, _fail(cmd, exc, 2)
+    except DataError as exc:
+        return None, _fail(cmd, exc, 1)
+
+
+def _demo(args) -> int:
+    if args.out is not None and (args.json or args.no_tour):
+        return _fail("demo", "--out: the report is written by the tour, which --json / --no-tour skip", 2)
+    out = DEMO_OUT if args.out is None else args.out
+    tour = not args.json and not args.no_tour
+    if tour:
+        from ..io import check_out_dir
+        check_out_dir(out, "--out")                       # before the demo runs, not after
+    from .demo import run_demo
+    results = run_demo(n_points=args.points, seed=args.seed, as_json=args.json)
+    ok = all(r["found_dim"] == r["expected_dim"] for r in results)
+    if tour:
+        from .tour import run_tour
+        run_tour(out, seed=args.seed)
+    return 0 if ok else 1
+
+
+def _enforce(args) -> int:
     from ..enforce.basis import equivariant_basis
+    from ..io import check_out_file
     from ..lie.groups import parse_group
     from ..lie.reps import parse_rep
     try:
         G = parse_group(args.group)
         ri, ro = parse_rep(args.rep_in, G, "--rep-in"), parse_rep(args.rep_out, G, "--rep-out")
+    except ResourceError:                                # too big to build: exit 1 like every refusal
+        raise
     except ValueError as exc:
         return _fail("enforce", exc, 2)
+    if not (ri.is_linear and ro.is_linear):
+        return _fail("enforce", "--rep-in, --rep-out: equivariant linear maps need linear representations", 2)
+    out = check_out_file(args.out, "--out")              # before the solve: a bad path fails fast
     B = equivariant_basis(ri, ro)
-    np.savez(args.out, basis=B.basis.numpy(), n_in=ri.size, n_out=ro.size, dim=B.dim)
+    path = B.save(out)
     print(B.summary().splitlines()[0])
-    print(f"saved the ({ro.size * ri.size}, {B.dim}) basis to {args.out}")
+    print(f"saved the ({ro.size * ri.size}, {B.dim}) basis to {path}")
     return 0
 
 
@@ -93,30 +180,37 @@ def _promote(args) -> int:
     import json
 
     from ..lie.algebra import parse_algebra
-    from ..io import DataError, load_table
     from ..library.features import PolynomialLibrary
     from ..models.regression import SymmetricRegressor
     from ..models.sindy import SymmetricSINDy
+    if args.threshold is not None and not args.sindy:
+        return _fail("promote", "--threshold: applies to --sindy only (regression promotion has no threshold)", 2)
     try:
-        table = load_table(args.file, args.inputs, args.outputs, drop_nan=args.drop_nan)
         cand = parse_algebra(args.candidates)
+    except ResourceError:                                # too big to build: exit 1 like every refusal
+        raise
     except ValueError as exc:
-        return _fail("promote", exc, 2)
+        return _fail("promote", f"--{exc}" if str(exc).startswith("candidates:") else exc, 2)
+    table, code = _load("promote", args)
+    if table is None:
+        return code
+    assert table.Y is not None
     if cand.n != table.X.shape[1]:
         return _fail("promote", f"--candidates {args.candidates} acts on R^{cand.n} but there are "
                                 f"{table.X.shape[1]} input columns", 2)
     lib = PolynomialLibrary(args.degree)
     try:
         if args.sindy:
-            model = SymmetricSINDy(lib, cand, mode="promote", threshold=args.threshold,
-                                   lam=1e-2 if args.lam is None else args.lam).fit(table.X, table.Y)
+            model = SymmetricSINDy(lib, cand, mode="promote", threshold=0.05 if args.threshold is None else
+                                   args.threshold, lam=1e-2 if args.lam is None else args.lam).fit(table.X, table.Y)
             eqs = model.equations(table.input_names)
         else:
-            if cand.affine is False and table.Y.shape[1] != 1:  # type: ignore[union-attr]
-                return _fail("promote", "regression promotion takes one output column here (invariant target)", 2)
+            if cand.affine is False and table.Y.shape[1] != 1:
+                return _fail("promote", "--outputs: regression promotion takes one output column here (an "
+                                        "invariant target)", 2)
             model = SymmetricRegressor(lib, cand, mode="promote", lam=args.lam).fit(table.X, table.Y)
             eqs = model.equations(table.input_names, table.output_names)
-    except (DataError, ValueError) as exc:
+    except ValueError as exc:                            # SymlieError / DataError included: the fit fails on the data
         return _fail("promote", exc, 1)
     sym = model.symmetry_
     if args.json:
@@ -129,56 +223,138 @@ def _promote(args) -> int:
     return 0
 
 
-def _discover(args, parser) -> int:
-    import json
-    from pathlib import Path
+def _first_line(exc: BaseException, limit: int = 200) -> str:
+    s = (str(exc).strip().splitlines() or [""])[0]
+    return s if len(s) <= limit else s[:limit] + " ..."
+
+
+def _load_model(path, X, n_out: int, input_names, output_names):
+    """A saved torch model, checked on one row of X: a module (float32 converted to float64 on a copy, eval
+    mode), a symlie estimator or another callable. Problems raise DataError naming the file."""
+    import copy
+    from collections.abc import Mapping
 
     import torch
 
-    from ..lie.algebra import parse_algebra
-    from ..models import discover_data
-    from ..lie.groups import as_group
-    from ..io import DataError, load_table
-    from ..lie.reps import Point, V
-
+    from ..discovery import is_linear_estimator
+    from ..io import DataError
+    where = f"--model {str(path)!r}"
     try:
-        table = load_table(args.file, args.inputs, args.outputs, drop_nan=args.drop_nan)
+        obj = torch.load(path, weights_only=False, map_location="cpu")
+    except Exception as exc:  # noqa: BLE001 - unpickling a user's file can fail in any way; all mean "unreadable"
+        hint = ""
+        if isinstance(exc, (AttributeError, ImportError)):
+            hint = ("; the model's class must be importable here (define it in a module on the Python path, not in "
+                    "the __main__ script that saved it)")
+        raise DataError(f"{where}: cannot load the file ({type(exc).__name__}: {_first_line(exc)}){hint}") from None
+    if isinstance(obj, Mapping):
+        keys = list(obj)
+        shown = ", ".join(map(str, keys[:4])) + (", ..." if len(keys) > 4 else "")
+        if keys and all(isinstance(v, torch.Tensor) for v in obj.values()):
+            raise DataError(f"{where}: is a state_dict ({len(keys)} parameter tensors: {shown}), not a model; save "
+                            f"the module itself with torch.save(model, path)")
+        raise DataError(f"{where}: holds a {type(obj).__name__} (keys: {shown or 'none'}; e.g. a training "
+                        f"checkpoint), not a model; save the module itself with torch.save(model, path)")
+    if isinstance(obj, torch.nn.Module):
+        dts = {t.dtype for t in list(obj.parameters()) + list(obj.buffers()) if t.is_floating_point()}
+        if dts and dts != {torch.float64}:
+            obj = copy.deepcopy(obj).double()
+            names = ", ".join(sorted(str(t).replace("torch.", "") for t in dts))
+            _note("discover", f"{where}: the model's {names} parameters are converted to float64 (on a copy)")
+        obj.eval()
+    elif not (is_linear_estimator(obj) or callable(obj)):
+        raise DataError(f"{where}: holds a {type(obj).__name__}, not a model (save a torch.nn.Module with "
+                        f"torch.save(model, path))")
+    n_in = X.shape[1]
+    first = next((m for m in obj.modules() if isinstance(getattr(m, "in_features", None), int)), None) \
+        if isinstance(obj, torch.nn.Module) else None
+    try:
+        with torch.no_grad():
+            y = obj.predict(X[:1]) if is_linear_estimator(obj) else obj(X[:1])
+        y = torch.as_tensor(y)
+    except Exception as exc:  # noqa: BLE001 - any failure of the user's model on a valid row is reported
+        if first is not None and first.in_features != n_in:
+            raise DataError(f"{where}: the model takes {first.in_features} inputs but there are {n_in} input "
+                            f"columns ({', '.join(input_names)})") from None
+        raise DataError(f"{where}: the model fails on one row of the {n_in} input columns ({', '.join(input_names)}): "
+                        f"{type(exc).__name__}: {_first_line(exc)}") from None
+    if y.ndim not in (1, 2) or y.shape[0] != 1:
+        raise DataError(f"{where}: for one row of inputs the model returns shape {tuple(y.shape)}; expected (1, "
+                        f"{n_out})" + (" or (1,)" if n_out == 1 else ""))
+    k = 1 if y.ndim == 1 else y.shape[1]
+    if k != n_out:
+        raise DataError(f"{where}: the model returns {k} output{'s' if k != 1 else ''} per row but there "
+                        f"{'are' if n_out != 1 else 'is'} {n_out} output column{'s' if n_out != 1 else ''} "
+                        f"({', '.join(output_names)})")
+    return obj
+
+
+def _discover(args) -> int:
+    import json
+    from pathlib import Path
+
+    from ..io import DataError, check_out_dir
+    from ..lie.algebra import parse_algebra
+    from ..lie.groups import as_group
+    from ..lie.reps import Point, V
+    from ..models import discover_data
+
+    cmd = "discover"
+    if args.rtol is not None and args.rule != "rtol":
+        return _fail(cmd, f"--rtol: applies to --rule rtol only (got --rule {args.rule}; its cut is set by "
+                          f"--min-gap)", 2)
+    if args.min_gap is not None and args.rule == "rtol":
+        return _fail(cmd, "--min-gap: applies to --rule auto / gap only (--rule rtol cuts at --rtol)", 2)
+    if args.model is not None and args.outputs is None:
+        return _fail(cmd, "--model: a fitted model needs --outputs (without --outputs the point cloud of the inputs "
+                          "is analysed directly)", 2)
+    spec = "poly:2" if args.model is None else args.model
+    kw: dict = {}
+    model_path = None
+    if spec.startswith("poly"):
+        head, _, deg = spec.partition(":")
+        if head != "poly" or not deg.strip().isdigit() or int(deg) < 1:
+            return _fail(cmd, f"--model {spec!r}: expected poly:DEGREE with an integer DEGREE >= 1, e.g. poly:2", 2)
+        kw["degree"] = int(deg)
+        model: object = "poly"
+    elif spec == "mlp":
+        model = "mlp"
+    else:
+        model_path = Path(spec)
+        if not model_path.is_file():
+            return _fail(cmd, f"--model {spec!r}: expected 'poly:DEGREE', 'mlp' or a saved torch model file "
+                              f"(no such file)", 2)
+    if args.out:
+        check_out_dir(args.out, "--out")                 # before the fit: a bad folder fails fast
+    try:
         cand = parse_algebra(args.candidates)
-    except (DataError, ValueError) as exc:
-        print(f"symlie discover: error: {exc}", file=sys.stderr)
-        return 2
+    except ResourceError:                                # too big to build: exit 1 like every refusal
+        raise
+    except ValueError as exc:                            # NotClosedError included
+        return _fail(cmd, f"--{exc}" if str(exc).startswith("candidates:") else exc, 2)
+    table, code = _load(cmd, args)
+    if table is None:
+        return code
     n_in = table.X.shape[1]
     n = cand.n
     if n_in % n:
-        print(f"symlie discover: error: --candidates {args.candidates} acts on R^{n} but there are {n_in} input "
-              f"columns (a multiple of {n} is needed: each block of {n} columns is one vector)", file=sys.stderr)
-        return 2
+        return _fail(cmd, f"--candidates {args.candidates} acts on R^{n} but there are {n_in} input columns (a "
+                          f"multiple of {n} is needed: each block of {n} columns is one vector)", 2)
     G = as_group(cand)
     rep_in = Point(G) if cand.affine else V(G)
     for _ in range(n_in // n - 1):
         rep_in = rep_in + (Point(G) if cand.affine else V(G))
-    model = args.model
-    kw: dict = {}
-    if model.startswith("poly"):
+    if model_path is not None:
+        assert table.Y is not None
         try:
-            kw["degree"] = int(model.split(":", 1)[1]) if ":" in model else 2
-        except ValueError:
-            print(f"symlie discover: error: --model {model!r}: expected poly:DEGREE, e.g. poly:2", file=sys.stderr)
-            return 2
-        model = "poly"
-    elif model != "mlp":
-        path = Path(model)
-        if not path.is_file():
-            print(f"symlie discover: error: --model {model!r}: expected 'poly:DEGREE', 'mlp' or a saved torch model "
-                  f"file", file=sys.stderr)
-            return 2
-        model = torch.load(path, weights_only=False)
+            model = _load_model(model_path, table.X, table.Y.shape[1], table.input_names, table.output_names)
+        except DataError as exc:
+            return _fail(cmd, exc, 1)
     try:
         res = discover_data(table.X, table.Y, cand, model=model, rep_in=rep_in, rule=args.rule, rtol=args.rtol,
                             min_gap=args.min_gap, seed=args.seed, **kw)
-    except ValueError as exc:
-        print(f"symlie discover: error: {exc}", file=sys.stderr)
-        return 1
+    except ValueError as exc:                            # the fit or the discovery fails on this data
+        return _fail(cmd, exc, 1)
     if args.out:
         from ..report import write_report
         notes = [f"data: {args.file}; inputs {', '.join(table.input_names)}"
@@ -202,30 +378,28 @@ def _discover(args, parser) -> int:
     return 0
 
 
+_COMMANDS = {"demo": _demo, "discover": _discover, "enforce": _enforce, "promote": _promote}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
-    if args.command == "demo":
-        if args.points < 20:
-            parser.error("--points: expected at least 20 sample points")
-        from .demo import run_demo
-        results = run_demo(n_points=args.points, seed=args.seed, as_json=args.json)
-        ok = all(r["found_dim"] == r["expected_dim"] for r in results)
-        if not args.json and not args.no_tour:
-            from .tour import run_tour
-            run_tour(args.out, seed=args.seed)
-        return 0 if ok else 1
-    if args.command == "discover":
-        return _discover(args, parser)
-    if args.command == "enforce":
-        return _enforce(args)
-    if args.command == "promote":
-        return _promote(args)
-    parser.error(f"unknown command {args.command!r}")  # pragma: no cover
-    return 2
+    cmd = args.command
+    from ..utils.resources import memory_limit
+    try:
+        with memory_limit(args.max_bytes):
+            return _COMMANDS[cmd](args)
+    except KeyboardInterrupt:
+        print(f"symlie {cmd}: interrupted", file=sys.stderr)
+        return 130
+    except SymlieError as exc:                           # DataError, ResourceError (size and limit in the message), ...
+        return _fail(cmd, exc, 1)
+    except MemoryError as exc:                           # an allocation that failed outside symlie's own checks
+        return _fail(cmd, f"out of memory{f' ({exc})' if str(exc) else ''}; use fewer samples or smaller "
+                          f"representations", 1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,6 +15,8 @@ matplotlib is installed):
 """
 from __future__ import annotations
 
+import warnings
+
 import sys
 import time
 from pathlib import Path
@@ -27,17 +29,31 @@ __all__ = ["run_tour"]
 
 
 def run_tour(out_dir="symlie-demo-report", *, seed: int = 0, steps: int = 1500, stream=None) -> dict:
-    """Run the four steps, print their tables, write the report folder; returns a dict of the results."""
+    """Run the four steps, print their tables, write the report folder; returns a dict of the results.
+
+    The folder is built next to ``out_dir`` and renamed into place at the end, replacing a previous demo
+    report entirely (:func:`symlie.io.staged_dir`; any other existing folder is refused)."""
+    from ..io import staged_dir
+    from ..report import PLOT_HINT, plots_available
+
+    out = stream or sys.stdout
+    t0 = time.perf_counter()
+    with staged_dir(out_dir, "out_dir") as folder:
+        results = _steps(folder, seed=seed, steps=steps, out=out)
+    report = Path(out_dir) / "report.md"
+    results["report"] = str(report)
+    results["seconds"] = time.perf_counter() - t0
+    print(f"\nreport: {report.resolve()}" + ("" if plots_available() else f" ({PLOT_HINT})"), file=out)
+    return results
+
+
+def _steps(folder: Path, *, seed: int, steps: int, out) -> dict:
     import symlie as sl
     from ..report import PLOT_HINT, plot_generators, plot_recovery, plot_spectrum, plot_vector_field, plots_available
 
-    out = stream or sys.stdout
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
     plots = plots_available()
     md = ["# symlie demo report", ""]
     results: dict = {}
-    t0 = time.perf_counter()
 
     # 1. enforce ------------------------------------------------------------------------------------------
     print("\n[1/4] enforce: equivariant bases and an equivariant regression", file=out)
@@ -93,13 +109,16 @@ def run_tour(out_dir="symlie-demo-report", *, seed: int = 0, steps: int = 1500, 
     Xtr = 2 * torch.rand(16, 5, generator=g, dtype=torch.float64) - 1
     Xte = 2 * torch.rand(200, 5, generator=g, dtype=torch.float64) - 1
     prom = sl.SymmetricRegressor(sl.PolynomialLibrary(2), sl.t(5), mode="promote").fit(Xtr, f5(Xtr))
-    plain = sl.SymmetricRegressor(sl.PolynomialLibrary(2), mode="none").fit(Xtr, f5(Xtr))
+    with warnings.catch_warnings():          # underdetermined on purpose: the comparison shows what that costs
+        warnings.simplefilter("ignore", sl.UnderdeterminedWarning)
+        plain = sl.SymmetricRegressor(sl.PolynomialLibrary(2), mode="none").fit(Xtr, f5(Xtr))
     ep = float((prom.predict(Xte) - f5(Xte)).abs().max())
     e0 = float((plain.predict(Xte) - f5(Xte)).abs().max())
     print(f"  {'method':28s} {'kept':>10s} {'max error':>10s}", file=out)
     print(f"  {'promoted (nuclear norm)':28s} {str(prom.symmetry_.identification.get('name')):>10s} {ep:10.1e}",
           file=out)
-    print(f"  {'minimum-norm least squares':28s} {'-':>10s} {e0:10.1e}", file=out)
+    print(f"  {'minimum-norm least squares':28s} {'-':>10s} {e0:10.1e}  ({plain.status_}: rank "
+          f"{plain.design_rank_} < {plain.n_free_} coefficients)", file=out)
     results["promote_regression"] = {"kept_dim": prom.symmetry_.dim, "error_promoted": ep, "error_plain": e0}
     md += ["## 3. promote (regression)", "", f"- promoted: kept {prom.symmetry_.identification.get('name')}, "
            f"max error {ep:.1e}", f"- minimum-norm least squares: max error {e0:.1e}", ""]
@@ -109,7 +128,9 @@ def run_tour(out_dir="symlie-demo-report", *, seed: int = 0, steps: int = 1500, 
         Xpool = 2 * torch.rand(21, 5, generator=g, dtype=torch.float64) - 1
         for n in ns:                                   # recovery curve on a nested pool of samples
             a = sl.SymmetricRegressor(sl.PolynomialLibrary(2), sl.t(5), mode="promote").fit(Xpool[:n], f5(Xpool[:n]))
-            b = sl.SymmetricRegressor(sl.PolynomialLibrary(2), mode="none").fit(Xpool[:n], f5(Xpool[:n]))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", sl.UnderdeterminedWarning)
+                b = sl.SymmetricRegressor(sl.PolynomialLibrary(2), mode="none").fit(Xpool[:n], f5(Xpool[:n]))
             ep_n.append(float((a.predict(Xte) - f5(Xte)).abs().max()))
             e0_n.append(float((b.predict(Xte) - f5(Xte)).abs().max()))
         r = plot_recovery(ns, {"promoted t(5)": ep_n, "least squares": e0_n}, folder / "promote_recovery.png",
@@ -143,9 +164,5 @@ def run_tour(out_dir="symlie-demo-report", *, seed: int = 0, steps: int = 1500, 
         md += [f"![kept spectrum]({p.name})", "", f"![vector field]({v.name})", ""]
     if not plots:
         md += [f"(no plots: {PLOT_HINT})", ""]
-    report = folder / "report.md"
-    report.write_text("\n".join(md))
-    results["report"] = str(report)
-    results["seconds"] = time.perf_counter() - t0
-    print(f"\nreport: {report.resolve()}" + ("" if plots else f" ({PLOT_HINT})"), file=out)
+    (folder / "report.md").write_text("\n".join(md), encoding="utf-8")
     return results

@@ -5,7 +5,7 @@ import math
 
 import torch
 
-__all__ = ["fmt_value", "json_float", "from_json", "jsonable"]
+__all__ = ["fmt_value", "json_float", "from_json", "jsonable", "check_saved"]
 
 
 def fmt_value(v) -> str:
@@ -41,3 +41,30 @@ def jsonable(x):
         return json_float(x)
     return x
 
+
+
+def check_saved(d, path, *, kind: str, version: int, required: tuple[str, ...] = ()) -> int:
+    """Validate a loaded save file's header and keys; return its format version.
+
+    A symlie save file is self-describing: ``d["format"] == kind`` (e.g. ``"symlie.SymmetryResult"``) and
+    ``d["version"]`` an int <= ``version`` (files from newer releases are refused with the versions named).
+    Files written before formats were versioned have neither key and read as version 0. Every key in
+    ``required`` must be present. Problems raise :class:`symlie.DataError` naming ``path``.
+    """
+    from .errors import DataError
+    where = f"{str(path)!r}" if path is not None else "the saved data"
+    if not isinstance(d, dict):
+        raise DataError(f"{where}: expected a saved {kind} (a mapping of named fields), got {type(d).__name__}")
+    fmt = d.get("format")
+    if fmt is not None and fmt != kind:
+        raise DataError(f"{where}: is a {fmt!r} file, expected {kind!r}")
+    v = d.get("version", 0)
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise DataError(f"{where}: the format version must be an int >= 0, got {v!r}")
+    if v > version:
+        raise DataError(f"{where}: written by a newer symlie (format version {v}; this release reads up to "
+                        f"{version}); upgrade symlie to read it")
+    missing = [k for k in required if k not in d]
+    if missing:
+        raise DataError(f"{where}: not a complete {kind} file: missing {', '.join(repr(k) for k in missing)}")
+    return v
