@@ -221,8 +221,10 @@ def test_enforced_regression_recovers_so2_vector_field_from_few_samples():
     Xf = rand(50, 2, seed=12, scale=2.0)
     assert float((reg.predict(Xf) - so2_target(Xf)).abs().max()) < 1e-8
     # the unconstrained fit is underdetermined here and misses the model
-    free = sl.SymmetricRegressor(sl.PolynomialLibrary(3), mode="none").fit(X, Y)
-    assert free.n_free_ == 20 and free.design_rank_ == 6
+    with pytest.warns(sl.UnderdeterminedWarning, match="rank 6 < 20 free coefficients"):
+        free = sl.SymmetricRegressor(sl.PolynomialLibrary(3), mode="none").fit(X, Y)
+    assert free.n_free_ == 20 and free.design_rank_ == 6 and free.status_ == "underdetermined"
+    assert reg.status_ == "ok"
     assert float((free.coef_ - W).abs().max()) > 0.1
     assert free.score(Xf, so2_target(Xf)) < reg.score(Xf, so2_target(Xf)) == pytest.approx(1.0, abs=1e-12)
     # ... and finds it with enough data
@@ -249,7 +251,9 @@ def test_enforced_regression_recovers_so3_invariant_from_few_samples():
     assert float((reg.coef_ - W).abs().max()) < 1e-8
     pred = reg.predict(X)
     assert pred.shape == (5,)                   # 1-D targets give 1-D predictions
-    free = sl.SymmetricRegressor(sl.PolynomialLibrary(4), mode="none").fit(X, y)
+    with pytest.warns(sl.UnderdeterminedWarning):
+        free = sl.SymmetricRegressor(sl.PolynomialLibrary(4), mode="none").fit(X, y)
+    assert free.status_ == "underdetermined" and "data do not determine" in free.status_reason_
     assert float((free.coef_ - W).abs().max()) > 0.1
 
 

@@ -79,3 +79,69 @@ def test_mlp_errors():
     lin = sl.nn.EquivariantLinear(sl.V(sl.SO(3)), sl.V(sl.SO(3)))
     with pytest.raises(ValueError, match="x: expected last dimension 3"):
         lin(torch.randn(2, 4))
+
+
+# ----------------------------------------------------------------------------- input policy
+def _modules():
+    """One small instance of every nn module (float32) with its input size."""
+    G = sl.SO(3)
+    V, S = sl.V(G), sl.Scalar(G)
+    rep = S + V
+    return [
+        (sl.nn.EquivariantLinear(2 * V, rep), 6),
+        (sl.nn.GatedNonlinearity(rep), sl.nn.gated(rep).size),
+        (sl.nn.EquivariantBilinear(2 * V, rep, mid_channels=8), 6),
+        (sl.nn.EquivariantBlock(2 * V, rep, mid_channels=8), 6),
+        (sl.nn.EquivariantMLP(2 * V, S, hidden=rep, depth=1, mid_channels=8), 6),
+    ]
+
+
+@pytest.mark.parametrize("i", range(5))
+def test_numpy_sequences_and_integers_are_converted_to_the_module_dtype(i):
+    module, size = _modules()[i]
+    x = torch.randn(4, size, generator=torch.Generator().manual_seed(2))
+    y = module(x)
+    assert y.dtype == torch.float32
+    assert torch.equal(module(x.numpy()), y) and torch.equal(module(x.tolist()), y)
+    xi = torch.arange(4 * size).reshape(4, size) % 5 - 2
+    ref = module(xi.float())
+    for xin in (xi, xi.numpy(), xi.tolist(), xi > 0):
+        out = module(xin)
+        assert isinstance(out, torch.Tensor) and out.dtype == torch.float32
+    assert torch.equal(module(xi), ref) and torch.equal(module(xi.numpy()), ref)
+    assert torch.equal(module(xi > 0), module((xi > 0).float()))
+
+
+@pytest.mark.parametrize("i", [0, 2, 3, 4])
+def test_floating_dtype_mismatch_is_a_clear_error(i):
+    module, size = _modules()[i]
+    x = torch.randn(3, size, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    msg = r"x: expected torch.float32 input .* got torch.float64; convert the input \(x.float\(\)\) or the module " \
+          r"\(model.double\(\)\)"
+    with pytest.raises(TypeError, match=msg):
+        module(x)
+    with pytest.raises(TypeError, match=msg):
+        module(x.numpy())
+    module.double()
+    assert module(x).dtype == torch.float64 and torch.equal(module(x.numpy()), module(x))
+    with pytest.raises(TypeError, match=r"x: expected torch.float64 .* \(x.double\(\)\) or the module \(model.float"):
+        module(x.float())
+
+
+def test_gate_without_parameters_keeps_the_floating_dtype():
+    module, size = _modules()[1]
+    x = torch.randn(3, size, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    assert module(x).dtype == torch.float64 and module(x.float()).dtype == torch.float32
+
+
+@pytest.mark.parametrize("i", range(5))
+def test_wrong_last_dimension_and_complex_input_are_refused(i):
+    module, size = _modules()[i]
+    with pytest.raises(ValueError, match=rf"x: expected last dimension {size} \(.*\), got shape \(2, {size + 1}\)"):
+        module(torch.zeros(2, size + 1))
+    with pytest.raises(ValueError, match=rf"x: expected last dimension {size}"):
+        module(torch.tensor(1.0))
+    with pytest.raises(TypeError, match="x: complex values are not supported"):
+        module(torch.zeros(2, size, dtype=torch.complex64))
+    with pytest.raises(TypeError, match="x: expected a numeric array"):
+        module([["a"] * size])

@@ -46,16 +46,20 @@ from ..lie.actions import Action, MatrixAction, as_action
 from ..lie.groups import Group
 from ..lie.reps import Rep
 from ..linalg import DEFAULT_FLOOR, RankRule, StreamingFactor, use_distributed
+from ..utils.errors import SymlieError
+from ..utils.resources import check_memory, oom_guard
 from ..utils.validation import as_tensor, check_int, check_weights
 from .result import SymmetryResult, symmetry_result
 
-__all__ = ["discover", "resolve_candidates", "resolve_rule", "is_linear_estimator", "DEFAULT_BATCH_SIZE",
-           "CLOSURE_POINTS"]
+__all__ = ["discover", "resolve_candidates", "resolve_rule", "is_linear_estimator", "sample_sufficiency",
+           "DEFAULT_BATCH_SIZE", "CLOSURE_POINTS"]
 
 #: samples per streamed batch (each batch is differentiated in one pass, see :func:`symlie.lie_derivative`)
 DEFAULT_BATCH_SIZE = 4096
 #: samples kept to check the closure of non-matrix fields under the bracket
 CLOSURE_POINTS = 256
+#: samples of the first, cheap sufficiency check (all samples are checked only when these do not suffice)
+SUFFICIENCY_POINTS = 1024
 
 
 def resolve_candidates(candidates, rep_in: Rep | None, rep_out: Rep | None, n_in: int, *,
@@ -90,7 +94,7 @@ def discover(model, X, candidates, *, rep_in: Rep | None = None, rep_out: Rep | 
              atol: float | None = None, min_gap: float | None = None, floor: float | None = None,
              closure_tol: float | None = None, discrete=None, batch_size: int = DEFAULT_BATCH_SIZE,
              accumulate: str = "qr", autodiff: str = "auto", dtype: torch.dtype | None = torch.float64,
-             distributed="auto", fit_info: dict | None = None) -> SymmetryResult:
+             distributed="auto", fit_info: dict | None = None, max_bytes: int | None = None) -> SymmetryResult:
     """The symmetry algebra of ``model`` inside ``candidates``: the nullspace of xi -> L_xi F over ``X``.
 
     Args:
@@ -127,10 +131,19 @@ def discover(model, X, candidates, *, rep_in: Rep | None = None, rep_out: Rep | 
             a float64 copy when ``torch.float64`` (default). ``None`` evaluates in X's and the model's own dtype.
         distributed: ``"auto"`` (default) combines the partial factors of all processes when
             ``torch.distributed`` is initialised; ``True`` requires it; ``False`` ignores it.
+        max_bytes: memory limit of this call's own buffers, estimated before anything is allocated (``None``:
+            the process-wide limit, :func:`symlie.set_memory_limit`); a larger request raises
+            :class:`symlie.ResourceError`.
 
     Returns:
         :class:`SymmetryResult`. A model without symmetry in the candidates gives ``dim == 0`` (not an error);
-        the spectrum and gap tell how clear-cut that is.
+        the spectrum and gap tell how clear-cut that is. When the samples cannot determine the answer (too few
+        distinct samples for the candidates, samples at fixed points of the candidates), ``result.status`` is
+        ``"underdetermined"``, ``result.status_reason`` says why, and an :class:`symlie.UnderdeterminedWarning`
+        is emitted (see :func:`sample_sufficiency`).
+
+    Raises:
+        SymlieError: the model is NaN or Inf at some samples (the count and the first one are named).
     """
     t0 = time.perf_counter()
     if accumulate not in ("qr", "gram"):
@@ -152,9 +165,14 @@ def discover(model, X, candidates, *, rep_in: Rep | None = None, rep_out: Rep | 
     n_out_probe = _probe(ev.F, x, n_in)
     if not ev.linear:
         autodiff = resolve_autodiff(autodiff, q, n_in, n_out_probe)
+    check_memory(_stream_bytes(q, min(batch_size, N), n_in, n_out_probe, x.dtype),
+                 f"discover: the streamed factors of {q} candidates over batches of {min(batch_size, N)} samples",
+                 hint="pass a smaller batch_size or fewer candidates", max_bytes=max_bytes)
     acc = StreamingFactor(q, accumulate)
-    sums, n_out_seen = _stream(ev, action, x, w, batch_size, kfs, acc, autodiff)
-    R, sums, world = acc.reduce(sums, use_dist)
+    with oom_guard("discover", f"pass a smaller batch_size (now {batch_size})"):
+        sums, n_out_seen = _stream(ev, action, x, w, batch_size, kfs, acc, autodiff)
+        R, sums, world = acc.reduce(sums, use_dist)
+        suff = _sufficiency(ev, action, x, w, batch_size, int(n_out_seen or 0), use_dist)
     disc, tw, scale = _moments(sums, list(elems))
     kind = "linear" if ev.linear else ("dynamics" if ev.dynamics else "function")
     if ev.linear and ev.dynamics:
@@ -164,9 +182,120 @@ def discover(model, X, candidates, *, rep_in: Rep | None = None, rep_out: Rep | 
             "processes": world}
     noise = (fit_info or {}).get("noise_floor")
     rr = resolve_rule(rule, rtol, atol, min_gap, floor, x.dtype, noise)
-    return symmetry_result(action, R, tw, scale, rule=rr, closure_tol=closure_tol, discrete=disc,
-                           n_samples=int(sums[0]), n_outputs=int(n_out_seen or 0), kind=kind, fit=fit_info,
-                           info=info, points=x[:CLOSURE_POINTS])
+    info.update(suff)
+    res = symmetry_result(action, R, tw, scale, rule=rr, closure_tol=closure_tol, discrete=disc,
+                          n_samples=int(sums[0]), n_outputs=int(n_out_seen or 0), kind=kind, fit=fit_info,
+                          info=info, points=x[:CLOSURE_POINTS])
+    res.warn_status(stacklevel=3)
+    return res
+
+
+def _stream_bytes(q: int, b: int, n_in: int, n_out: int, dtype: torch.dtype) -> float:
+    """Bytes of discover's own buffers: the q x q factors with their QR workspace and the (b n_out, q) rows of
+    one batch (and the (b (n_in + n_out), q) rows of the sufficiency check), several copies each."""
+    item = dtype.itemsize
+    return 8.0 * 4 * q * q + item * 3.0 * b * (2 * n_out + n_in) * q
+
+
+def _fields_factor(ev: "_Evaluator", action: Action, x: torch.Tensor, batch_size: int) -> StreamingFactor:
+    """The candidates' fields and output terms on the model's values at x, stacked (rows (b (n_in + n_out), q))
+    into a streamed factor: their common nullspace acts trivially on every sample."""
+    q = action.dim
+    fac = StreamingFactor(q, "qr")
+    with torch.no_grad():
+        for start in range(0, x.shape[0], batch_size):
+            xc = x[start:start + batch_size]
+            out = action.output_term(xc, _as_2d(ev.F(xc))) if action.acts_on_outputs else None
+            parts = [action.vector_fields(xc)] + ([out] if out is not None else [])
+            blk = torch.cat([p.to(torch.float64) for p in parts], -1)         # (q, b, n_in [+ n_out])
+            fac.add(blk.permute(1, 2, 0).reshape(-1, q))
+    return fac
+
+
+def _as_2d(y: torch.Tensor) -> torch.Tensor:
+    return y.unsqueeze(-1) if y.ndim == 1 else y
+
+
+def _sufficiency(ev: "_Evaluator", action: Action, x: torch.Tensor, w: torch.Tensor | None, batch_size: int,
+                 n_out: int, use_dist: bool) -> dict:
+    """:func:`sample_sufficiency` of the samples with positive weight. A strided subset of at most
+    :data:`SUFFICIENCY_POINTS` samples is checked first: when it already determines the answer, so do all the
+    samples (more rows only add rank and distinct points); otherwise every sample is checked (and, when
+    distributed, every process's samples together)."""
+    q = action.dim
+    xs = x if w is None else x[w > 0]
+    N = xs.shape[0]
+    sub = xs[torch.linspace(0, N - 1, min(N, SUFFICIENCY_POINTS)).round().long().unique()] if N else xs
+    R, _, _ = _fields_factor(ev, action, sub, batch_size).reduce(torch.zeros(1, dtype=torch.float64), False)
+    res = sample_sufficiency(R, _n_distinct(sub), n_out, q, x.dtype, what=f"the {q} candidates")
+    need_full = res["status"] != "ok" and (sub.shape[0] < N or use_dist)
+    if use_dist:
+        import torch.distributed as dist
+        flag = torch.tensor([int(need_full or res["status"] != "ok")], dtype=torch.int64)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)                  # every process takes the same path
+        need_full = bool(flag.item())
+    if not need_full:
+        return res
+    R, _, _ = _fields_factor(ev, action, xs, batch_size).reduce(torch.zeros(1, dtype=torch.float64), use_dist)
+    n = _n_distinct(xs)
+    if use_dist:
+        import torch.distributed as dist
+        t = torch.tensor([n], dtype=torch.int64)
+        dist.all_reduce(t)                        # an upper bound: a row repeated on two processes counts twice
+        n = int(t.item())
+    return sample_sufficiency(R, n, n_out, q, x.dtype, what=f"the {q} candidates")
+
+
+def _n_distinct(x: torch.Tensor) -> int:
+    """Number of distinct rows of x (repeated samples add no information), counted as the distinct values of
+    a fixed generic projection of the rows (a 1-D sort, much cheaper than sorting rows; two distinct rows
+    collide only if their projections are equal to the last bit)."""
+    if x.shape[0] <= 1:
+        return int(x.shape[0])
+    u = torch.rand(x.shape[1], generator=torch.Generator().manual_seed(1234), dtype=torch.float64) + 0.5
+    return int(torch.unique(x.to(torch.float64) @ u).shape[0])
+
+
+def sample_sufficiency(R_fields: torch.Tensor, n_distinct: int, rows_per_sample: int, q: int,
+                       dtype: torch.dtype, *, what: str = "the candidates", rtol: float | None = None) -> dict:
+    """Whether the samples can determine which of q candidate directions are symmetries.
+
+    Two counts, independent of the model:
+
+    * **trivial directions**: the combinations of candidates whose fields vanish at every sample (and whose
+      output term vanishes on the model's values there) are in the nullspace of *any* model's operator: the
+      samples sit at their fixed points (all samples at the origin for gl(n), samples on a line, too few
+      distinct points). Their number is the nullity of the stacked fields, factor ``R_fields`` (q, q), cut at
+      ``rtol`` relative to its largest singular value (default: the dtype's rounding floor,
+      :data:`symlie.linalg.DEFAULT_FLOOR`).
+    * **row count**: ``n_distinct`` distinct samples with ``rows_per_sample`` output components give at most
+      n_distinct x rows_per_sample independent rows; with fewer rows than q unknowns, at least q - rows
+      directions are in the nullspace whatever the model.
+
+    Returns ``{"status": "ok" | "underdetermined", "status_reason": str, "sufficiency": {...}}`` (merged into
+    the result's ``info``; :meth:`SymmetryResult.warn_status` turns it into an :class:`UnderdeterminedWarning`).
+    """
+    tol = DEFAULT_FLOOR.get(dtype, 1e-12) if rtol is None else float(rtol)
+    s = torch.linalg.svdvals(R_fields.to(torch.float64)) if R_fields.numel() else torch.zeros(q, dtype=torch.float64)
+    top = float(s[0]) if s.numel() else 0.0
+    trivial = int((s <= tol * top).sum()) if top > 0 else q
+    trivial += q - int(s.numel())
+    max_rows = n_distinct * max(rows_per_sample, 0)
+    reasons = []
+    if trivial:
+        reasons.append(f"{trivial} of {what}' directions act trivially on every sample (their fields vanish at all "
+                       f"{n_distinct} distinct samples: fixed points of the candidates, or samples on a "
+                       f"lower-dimensional set), so the samples cannot tell whether they are symmetries")
+    if max_rows < q:
+        reasons.append(f"{n_distinct} distinct sample(s) x {rows_per_sample} output(s) give at most {max_rows} "
+                       f"independent rows for {q} unknowns: at least {q - max_rows} directions are in the nullspace "
+                       f"whatever the model")
+    status = "underdetermined" if reasons else "ok"
+    if reasons:
+        reasons.append("use more samples, spread over the domain (away from fixed points of the candidates)")
+    return {"status": status, "status_reason": "; ".join(reasons),
+            "sufficiency": {"trivial_directions": trivial, "distinct_samples": n_distinct, "max_rows": max_rows,
+                            "unknowns": q, "rtol": tol}}
 
 
 def _check_samples(X, dtype: torch.dtype | None) -> torch.Tensor:
@@ -220,7 +349,8 @@ class _Evaluator:
         """(L (q, n, n_out), F(xc) (n, n_out)) for one batch, without gradients."""
         if self.linear:
             return lie_derivative_linear(self.library, action, xc, n_out=self.n_out, coef=self.W), self.F(xc)
-        L, fx = lie_derivative(self.F, action, xc, batch_size=None, autodiff=autodiff, return_values=True)
+        L, fx = lie_derivative(self.F, action, xc, batch_size=None, autodiff=autodiff, return_values=True,
+                               check_finite=False)                # counted over all batches by _stream
         if L.ndim == 2:
             L, fx = L.unsqueeze(-1), fx.unsqueeze(-1)
         return L, fx
@@ -229,16 +359,27 @@ class _Evaluator:
 def _stream(ev: _Evaluator, action: Action, x: torch.Tensor, w: torch.Tensor | None, batch_size: int, kfs: list,
             acc: StreamingFactor, autodiff: str) -> tuple[torch.Tensor, int | None]:
     """Fold the weighted rows of every batch into ``acc``; returns the sums [N, sum w, sum w |F|^2,
-    (sum w |K_g F - F|^2, sum w |F|^2) per discrete element, sum w F (n_out)] and n_out."""
+    (sum w |K_g F - F|^2, sum w |F|^2) per discrete element, sum w F (n_out)] and n_out.
+
+    Samples where the model or its Lie derivative is NaN / Inf are counted over all batches and refused with
+    one error naming the model (a NaN value would otherwise vanish from DF v, or surface in the rank rule)."""
     q = action.dim
     sq = torch.zeros(3 + 2 * len(kfs), dtype=torch.float64)
     sum_f = None
     n_out = None
+    bad, first_bad = 0, -1
     with torch.no_grad():
         for start in range(0, x.shape[0], batch_size):
             xc = x[start:start + batch_size]
             L, fx = ev.derivative(action, xc, autodiff)
             n_out = L.shape[-1]
+            ok = torch.isfinite(fx).all(-1) & torch.isfinite(L).all(-1).all(0)
+            if not bool(ok.all()):
+                if first_bad < 0:
+                    first_bad = start + int((~ok).nonzero()[0, 0])
+                bad += int((~ok).sum())
+            if bad:
+                continue
             wc = w[start:start + batch_size] if w is not None else None
             blk = L.permute(1, 2, 0)                                     # (n, n_out, q)
             if wc is not None:
@@ -255,6 +396,10 @@ def _stream(ev: _Evaluator, action: Action, x: torch.Tensor, w: torch.Tensor | N
                 gx = gx.unsqueeze(-1) if gx.ndim == 1 else gx
                 sq[3 + 2 * i] += float(((gx.to(torch.float64) - f64) ** 2 * ww).sum())
                 sq[4 + 2 * i] += float((f64 ** 2 * ww).sum())
+    if bad:
+        raise SymlieError(f"model: returned NaN or Inf at {bad} of {x.shape[0]} samples (first at sample {first_bad}, "
+                          f"X[{first_bad}] = {x[first_bad].tolist()}); the Lie derivative is not defined there: "
+                          f"restrict X to the model's domain, or fix the model")
     assert sum_f is not None
     return torch.cat([sq, sum_f]), n_out
 

@@ -20,7 +20,9 @@ from ..lie.actions import MatrixAction
 from ..lie.reps import Rep
 from ..linalg import StreamingFactor
 from ..utils.validation import as_tensor, check_int
-from .functional import DEFAULT_BATCH_SIZE, CLOSURE_POINTS, _discrete_elements, resolve_candidates, resolve_rule
+from ..utils.errors import DataError
+from .functional import (DEFAULT_BATCH_SIZE, CLOSURE_POINTS, _discrete_elements, _n_distinct, resolve_candidates,
+                         resolve_rule, sample_sufficiency)
 from .result import SymmetryResult, symmetry_result
 
 __all__ = ["discover_manifold"]
@@ -46,6 +48,9 @@ N_PROBES = 512
 _STAT = torch.mean
 #: neighbour entries per chunk of the local fits (bounds the memory of the (points, k, n) gathers)
 _CHUNK = 1 << 20
+#: default of ``min_dim_ratio``: a cloud whose best local-PCA ratio lambda_m / lambda_{m+1} is below it shows
+#: no m-dimensional structure (a uniform cloud filling R^3 gives ~1.9, a sphere with noise 0.15 x radius ~4.8)
+MIN_DIM_RATIO = 3.0
 
 
 # --------------------------------------------------------------------------------- point clouds
@@ -177,6 +182,7 @@ def _choose_neighbours(x: torch.Tensor, tree, m: int | None, tangents: str, k0: 
             pca[k] = _local_pca(x, nb[:, :k + 1])
 
     ratios = {k: _gap(pca[k][0], m) for k in cand}
+    info["best_dim_ratio"] = max(ratios.values())
     start = next((k for k in cand if ratios[k] >= RESOLVED_RATIO), None)
     if start is None:
         start = max(cand, key=lambda k: ratios[k])
@@ -247,7 +253,8 @@ def discover_manifold(X, candidates, *, rep_in: Rep | None = None, manifold_dim:
                       n_neighbors: int | None = None, tangents: str = "quadratic", rule="auto",
                       rtol: float | None = None, atol: float | None = None, min_gap: float | None = 10.0,
                       floor: float | None = None, closure_tol: float | None = None,
-                      discrete=None, batch_size: int = DEFAULT_BATCH_SIZE, accumulate: str = "qr") -> SymmetryResult:
+                      discrete=None, batch_size: int = DEFAULT_BATCH_SIZE, accumulate: str = "qr",
+                      min_dim_ratio: float = MIN_DIM_RATIO) -> SymmetryResult:
     """Symmetries of a point cloud sampled from a sub-manifold (or level set) M of R^n.
 
     A group maps M to itself iff every generator field is tangent to M: P_normal(x) v_xi(x) = 0 on M. The
@@ -278,6 +285,11 @@ def discover_manifold(X, candidates, *, rep_in: Rep | None = None, manifold_dim:
             curvature bias, the previous k is kept. A noiseless cloud keeps the smallest k; at fixed noise, k
             grows with N (r_k ~ (k / N)^(1/m)) until curvature or the cap stops it. An integer overrides the rule
             (the intrinsic dimension is then estimated with it, as before).
+        min_dim_ratio: the smallest median local-PCA eigenvalue ratio lambda_m / lambda_{m+1} (the best over the
+            neighbourhood sizes tried) accepted as evidence of an m-dimensional manifold. A cloud that fills R^n
+            (or whose noise hides its manifold) has ratios near 1: without ``manifold_dim`` it is refused with a
+            :class:`symlie.DataError`; with ``manifold_dim`` the result's ``status`` is ``"underdetermined"``
+            and an :class:`symlie.UnderdeterminedWarning` is emitted.
         tangents: ``"quadratic"`` (default: local PCA refined by a local quadratic fit of the manifold as a
             graph over its tangent plane, accurate to second order; needs n_neighbors >= 2 + m + m(m+1)/2) or
             ``"pca"`` (the top principal directions of each neighbourhood).
@@ -320,6 +332,16 @@ def discover_manifold(X, candidates, *, rep_in: Rep | None = None, manifold_dim:
         m_est = _intrinsic_dim(ev, 1e-12)[0]
     m = m_est if m_given is None else m_given
     conf = _gap(ev, m)
+    if not (isinstance(min_dim_ratio, (int, float)) and not isinstance(min_dim_ratio, bool)
+            and math.isfinite(min_dim_ratio) and min_dim_ratio >= 1):
+        raise ValueError(f"min_dim_ratio: expected a number >= 1, got {min_dim_ratio!r}")
+    best_ratio = float(rule_info.get("best_dim_ratio", conf))
+    no_manifold = m > 0 and not best_ratio >= min_dim_ratio
+    if no_manifold and m_given is None:
+        raise DataError(f"X: the point cloud shows no lower-dimensional structure: the best local-PCA eigenvalue "
+                        f"ratio is {best_ratio:.3g} < min_dim_ratio={min_dim_ratio:g} at every neighbourhood size "
+                        f"tried, so it fills R^{n} (or its noise hides the manifold) and its symmetries are not "
+                        f"defined; pass manifold_dim to impose a dimension, or use less noisy samples")
     if tangents == "quadratic" and m > 0:
         need = 2 + m + m * (m + 1) // 2
         if k < need:
@@ -335,6 +357,10 @@ def discover_manifold(X, candidates, *, rep_in: Rep | None = None, manifold_dim:
         pv = v - torch.einsum("bim,bjm,kbj->kbi", Tc, Tc, v)         # normal components
         acc.add(pv.permute(1, 2, 0).reshape(-1, q))
     R, _, _ = acc.reduce(torch.zeros(1, dtype=torch.float64), False)
+    fields = StreamingFactor(q, "qr")
+    for start in range(0, N, batch_size):
+        fields.add(action.vector_fields(x[start:start + batch_size]).permute(1, 2, 0).reshape(-1, q))
+    R_fields, _, _ = fields.reduce(torch.zeros(1, dtype=torch.float64), False)
     elems = _discrete_elements(discrete, group, action)
     radius = float(((x - x.mean(0)) ** 2).sum(1).mean().sqrt())
     disc = {}
@@ -353,5 +379,14 @@ def discover_manifold(X, candidates, *, rep_in: Rep | None = None, manifold_dim:
     info = {"seconds": time.perf_counter() - t0, "batch_size": batch_size, "accumulate": accumulate,
             "dtype": "float64", "processes": 1}
     rr = resolve_rule(rule, rtol, atol, min_gap, floor, torch.float64)
-    return symmetry_result(action, R, float(N), radius, rule=rr, closure_tol=closure_tol, discrete=disc,
+    n_distinct = _n_distinct(x)
+    info.update(sample_sufficiency(R_fields, n_distinct, n - m, q, torch.float64, what=f"the {q} candidates"))
+    if no_manifold:
+        why = (f"the cloud shows no {m}-dimensional structure (best local-PCA eigenvalue ratio {best_ratio:.3g} < "
+               f"min_dim_ratio={min_dim_ratio:g}): the normal spaces are noise")
+        info["status"] = "underdetermined"
+        info["status_reason"] = why + (f"; {info['status_reason']}" if info["status_reason"] else "")
+    res = symmetry_result(action, R, float(N), radius, rule=rr, closure_tol=closure_tol, discrete=disc,
                            n_samples=N, n_outputs=n, kind="manifold", fit=fit, info=info, points=x[:CLOSURE_POINTS])
+    res.warn_status(stacklevel=3)
+    return res

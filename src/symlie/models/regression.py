@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import inspect
 import math
+import warnings
 
 import torch
 
@@ -34,6 +35,7 @@ from ..lie.groups import as_group
 from ..lie.reps import Rep
 from ..library import Library, NotFittedError
 from ..promote import LieOperator, solve_promote
+from ..utils.errors import UnderdeterminedWarning
 from ..utils.validation import SymlieError, as_tensor, check_int
 
 __all__ = ["SymmetricRegressor", "r2_score", "format_equations"]
@@ -101,6 +103,8 @@ def _check_params(est, *, mode: str) -> None:
         raise ValueError(f"lam: expected a finite number >= 0 or None (exact interpolation), got {lam!r}")
     if isinstance(mu, bool) or not isinstance(mu, (int, float)) or not math.isfinite(mu) or mu < 0:
         raise ValueError(f"mu: expected a finite number >= 0, got {mu!r}")
+    if hasattr(est, "reweight"):
+        check_int(est.reweight, "reweight", 0)
     if mode == "promote" and est.group is None:
         raise ValueError("group: mode='promote' needs the candidate group or algebra (e.g. sl.se(3), sl.GL(3))")
 
@@ -130,6 +134,22 @@ def _lstsq(M: torch.Tensor, y: torch.Tensor, alpha: float) -> tuple[torch.Tensor
         return y.new_zeros(k), 0
     c = torch.linalg.lstsq(M, y.unsqueeze(-1), driver="gelsd").solution[:, 0]
     return c, rank
+
+
+def design_status(est, rank: int, n_free: int, n_samples: int, n_out: int) -> None:
+    """Set ``status_`` / ``status_reason_`` of a fitted estimator from the rank of its design and warn
+    (:class:`symlie.UnderdeterminedWarning`) when the samples do not determine the free coefficients: rank
+    r < k means a (k - r)-dimensional family of models fits the data equally well, and the one returned is the
+    minimum-norm (or ridge) choice, not something the data selected."""
+    if rank < n_free:
+        est.status_ = "underdetermined"
+        est.status_reason_ = (f"the design of {n_samples} samples x {n_out} output(s) has rank {rank} < {n_free} free "
+                              f"coefficients: the data do not determine the model ({n_free - rank} directions are "
+                              f"free; the fit is the minimum-norm one); use more samples, a smaller library or "
+                              f"enforce a symmetry")
+        warnings.warn(UnderdeterminedWarning(f"{type(est).__name__}.fit: {est.status_reason_}"), stacklevel=3)
+    else:
+        est.status_, est.status_reason_ = "ok", ""
 
 
 def r2_score(Y: torch.Tensor, P: torch.Tensor) -> float:
@@ -248,7 +268,9 @@ class SymmetricRegressor(_Estimator):
     ``nullspace_`` (the :class:`symlie.Nullspace`, ``None`` in mode
     ``"none"``), ``singular_values_`` (of the constraint matrix, descending; ``None`` in mode ``"none"``),
     ``constraint_points_``, ``design_rank_`` (rank of the reduced design matrix; < n_free_ means the data do
-    not determine the model), ``n_features_in_``, ``n_outputs_``, ``group_``, ``rep_in_``, ``rep_out_``.
+    not determine the model: then ``status_ == "underdetermined"``, ``status_reason_`` says why and ``fit``
+    emits an :class:`symlie.UnderdeterminedWarning`; else ``status_ == "ok"``), ``n_features_in_``,
+    ``n_outputs_``, ``group_``, ``rep_in_``, ``rep_out_``.
 
     Example (the number of free coefficients is the dimension of the equivariant polynomial space: the
     SO(2)-equivariant vector fields of degree <= 3 on R^2 are a(|x|^2) x + b(|x|^2) J x with a, b affine):
@@ -353,6 +375,7 @@ class SymmetricRegressor(_Estimator):
         self.n_free_ = P
         self.coefficients_reduced_ = res.coef.reshape(-1)
         self.design_rank_ = int(torch.linalg.matrix_rank(Phi))
+        self.status_, self.status_reason_ = "ok", ""   # promotion chooses among the interpolants on purpose
         self.coef_ = res.coef.clone()
         self.refit_: dict | None = None
 
@@ -410,6 +433,7 @@ class SymmetricRegressor(_Estimator):
         self.n_free_ = B.shape[1]
         self.coefficients_reduced_ = c
         self.design_rank_ = rank
+        design_status(self, rank, B.shape[1], Xt.shape[0], n_out)
         self.coef_ = (B @ c).reshape(n_out, -1)
         self.n_features_in_ = n_in
         self.n_outputs_ = n_out

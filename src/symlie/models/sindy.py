@@ -31,6 +31,7 @@ second-order one-sided differences at both ends; non-uniform t allowed). Noisy d
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -39,8 +40,10 @@ from ..derivative.constraints import linear_model_constraints
 from ..lie.groups import as_group
 from ..lie.reps import Point, Rep
 from ..library import Library
+from ..utils.errors import BlowUpWarning
 from ..utils.validation import SymlieError, as_tensor, check_int
-from .regression import DT, SymmetricRegressor, _as_data, _check_params, _like, _lstsq, format_equations
+from .regression import (DT, SymmetricRegressor, _as_data, _check_params, _like, _lstsq, design_status,
+                         format_equations)
 
 __all__ = ["SymmetricSINDy", "echelon_basis", "finite_difference"]
 
@@ -231,6 +234,7 @@ class SymmetricSINDy(SymmetricRegressor):
         Phi = self.library_.transform(Xt)
         M = self._design(Phi, Be, n)
         y = Yt.reshape(-1)
+        design_status(self, int(torch.linalg.matrix_rank(M)) if M.numel() else 0, M.shape[1], Xt.shape[0], n)
         c, support, n_iter = self._stlsq(M, y)
         self.basis_ = Be
         self.pivots_ = piv
@@ -324,12 +328,29 @@ class SymmetricSINDy(SymmetricRegressor):
     def _rhs(self, x: torch.Tensor) -> torch.Tensor:
         return self.library_.transform(x) @ self.coef_.T
 
+    #: ``simulate`` with a ``solve_ivp`` method reads a solver failure as a blow-up when the state has grown
+    #: beyond this factor times (1 + max|x0|)
+    BLOWUP_GROWTH = 1e10
+
     def simulate(self, x0, t, *, method: str = "rk4", substeps: int = 1, **solve_ivp_kwargs):
         """Integrate x' = f(x) from x0 (n,) over the times t (T,) (increasing); returns (T, n).
 
         ``method="rk4"``: classical fixed-step Runge-Kutta with ``substeps`` equal steps per interval of t
         (no scipy needed). Any other method name is passed to ``scipy.integrate.solve_ivp`` (e.g. ``"RK45"``,
         ``"LSODA"``) together with ``solve_ivp_kwargs`` (rtol, atol...). Returns the same kind as x0.
+
+        Finite-time blow-up (e.g. x' = x^2 from x0 = 1, which leaves every bound at t = 1) is not an error:
+        the trajectory stops at the last finite state, so the result has T' < T rows, the states at
+        ``t[:T']``; a :class:`symlie.BlowUpWarning` names the time. The blow-up time is the end of the first
+        RK4 (sub)step whose stages or result are not finite; for ``solve_ivp``, whose adaptive steps shrink to
+        rounding near a singularity, a failure is a blow-up when the solver met a non-finite state or one
+        beyond :attr:`BLOWUP_GROWTH` (1e10) times (1 + max|x0|), and the time is where the largest state was
+        evaluated (an estimate of the singularity).
+        Other solver failures raise :class:`symlie.SymlieError`.
+
+        After each call ``simulation_`` is a dict: ``status`` (``"ok"`` or ``"blow-up"``), ``status_reason``
+        (empty when ok), ``t_blowup`` (None when ok), ``n_times`` (T', the rows returned), ``t_end``
+        (``t[T' - 1]``) and ``method``.
         """
         self._check_fitted("simulate")
         x0t = _as_data(x0, "x0").reshape(-1)
@@ -342,33 +363,81 @@ class SymmetricSINDy(SymmetricRegressor):
         if tt.shape[0] > 1 and not bool((tt[1:] > tt[:-1]).all()):
             raise ValueError("t: times must be strictly increasing")
         check_int(substeps, "substeps", 1)
+        t_blowup: float | None = None
         if method == "rk4":
             out = torch.empty(tt.shape[0], n, dtype=DT)
             x = x0t.reshape(1, n)
             out[0] = x[0]
             for i in range(tt.shape[0] - 1):
                 h = float(tt[i + 1] - tt[i]) / substeps
-                for _ in range(substeps):
-                    k1 = self._rhs(x)
-                    k2 = self._rhs(x + 0.5 * h * k1)
-                    k3 = self._rhs(x + 0.5 * h * k2)
-                    k4 = self._rhs(x + h * k3)
-                    x = x + (h / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4)
-                if not bool(torch.isfinite(x).all()):
-                    raise SymlieError(f"simulate: the solution blew up (non-finite state) near t={float(tt[i + 1]):g}")
+                for j in range(substeps):
+                    x_new = self._rk4_step(x, h)
+                    if x_new is None:
+                        t_blowup = float(tt[i]) + (j + 1) * h if j + 1 < substeps else float(tt[i + 1])
+                        break
+                    x = x_new
+                if t_blowup is not None:
+                    out = out[: i + 1]
+                    break
                 out[i + 1] = x[0]
         else:
             from scipy.integrate import solve_ivp
 
-            def fun(_, y):
-                return self._rhs(torch.from_numpy(np.asarray(y, dtype=np.float64)).reshape(1, n))[0].numpy()
+            reached = {"t": float(tt[0]), "peak": float(x0t.abs().max()), "nonfinite": False}
+
+            def fun(tau, y):
+                yt = torch.from_numpy(np.asarray(y, dtype=np.float64)).reshape(1, n)
+                if not bool(torch.isfinite(yt).all()):
+                    reached["nonfinite"] = True
+                    return np.full(n, np.nan)        # the solver rejects the step and shrinks it
+                dy = self._rhs(yt)[0].numpy()
+                size = float(yt.abs().max())
+                if size > reached["peak"]:
+                    reached["peak"], reached["t"] = size, float(tau)
+                if not np.isfinite(dy).all():
+                    reached["nonfinite"] = True
+                return dy
 
             sol = solve_ivp(fun, (float(tt[0]), float(tt[-1])), x0t.numpy(), method=method, t_eval=tt.numpy(),
                             **solve_ivp_kwargs)
-            if not sol.success:
-                raise SymlieError(f"simulate: solve_ivp failed: {sol.message}")
             out = torch.from_numpy(sol.y.T.copy())
+            if not sol.success:
+                grown = reached["peak"] > self.BLOWUP_GROWTH * (1.0 + float(x0t.abs().max()))
+                if not (reached["nonfinite"] or grown) or out.shape[0] == 0:
+                    raise SymlieError(f"simulate: solve_ivp failed: {sol.message}")
+                t_blowup = reached["t"]
+                finite = torch.isfinite(out).all(1)
+                if not bool(finite.all()):
+                    out = out[: int(finite.long().argmin())]
+        k = out.shape[0]
+        status = {"status": "ok", "status_reason": "", "t_blowup": t_blowup, "n_times": k,
+                  "t_end": float(tt[k - 1]), "method": method}
+        if t_blowup is not None:
+            status["status"] = "blow-up"
+            status["status_reason"] = (f"the solution left the finite range at t = {t_blowup:.6g} (finite-time "
+                                       f"blow-up); the trajectory stops at t = {float(tt[k - 1]):.6g}: {k} of "
+                                       f"{tt.shape[0]} times")
+            warnings.warn(BlowUpWarning(f"simulate: {status['status_reason']}"), stacklevel=2)
+        self.simulation_ = status
         return _like(out, x0)
+
+    def _rk4_step(self, x: torch.Tensor, h: float) -> torch.Tensor | None:
+        """One classical RK4 step from x (1, n); None when a stage or the result is not finite (blow-up)."""
+        k1 = self._rhs(x)
+        z = x + 0.5 * h * k1
+        if not bool(torch.isfinite(z).all()):
+            return None
+        k2 = self._rhs(z)
+        z = x + 0.5 * h * k2
+        if not bool(torch.isfinite(z).all()):
+            return None
+        k3 = self._rhs(z)
+        z = x + h * k3
+        if not bool(torch.isfinite(z).all()):
+            return None
+        k4 = self._rhs(z)
+        x = x + (h / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4)
+        return x if bool(torch.isfinite(x).all()) else None
 
     def equations(self, input_names=None, precision: int = 3) -> list[str]:  # type: ignore[override]
         """Readable ``x0' = 0.500 x0 - 1.000 x1 ...`` strings, one per state."""

@@ -12,22 +12,80 @@
 * :class:`EquivariantMLP` -- EMLP-style blocks ``gate(lin(x) + bilinear(lin(x)))`` then a final linear layer.
 
 Weights are float32 by default (``dtype`` argument); bases are solved in float64 and cast once.
+
+Inputs (every module's ``forward``): a tensor, numpy array or nested sequence of shape (..., s_in).
+
+* floating tensors and numpy arrays must have the module's floating dtype (that of its parameters): a
+  mismatch is a ``TypeError`` naming ``x`` that says how to convert (``x.float()`` / ``x.to(dtype)``, or the
+  module: ``model.double()``). Precision is never changed silently.
+* integer and boolean input, and Python sequences (which have no dtype of their own), are converted to the
+  module's dtype (``torch.get_default_dtype()`` for a module without floating tensors); numpy input is moved
+  to the module's device. The output is always a tensor.
+* a wrong last dimension is a ``ValueError`` naming ``x`` with the expected size; complex input is refused.
 """
 from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from itertools import chain
 
+import numpy as np
 import torch
 from torch import nn
 
-from ..utils.validation import SymlieError, check_int
+from ..utils.validation import SymlieError, as_tensor, check_int
 from ..enforce.basis import equivariant_basis, invariant_basis
 from ..lie.groups import as_group
 from ..lie.reps import ProductRep, Rep, SumRep, Trivial, Vector
 
 __all__ = ["EquivariantLinear", "GatedNonlinearity", "EquivariantBilinear", "EquivariantBlock", "EquivariantMLP",
            "gated", "uniform_rep"]
+
+
+def _module_dtype(module: nn.Module) -> torch.dtype | None:
+    """The floating dtype of a module's parameters (else its buffers); None when it has neither."""
+    for t in chain(module.parameters(), module.buffers()):
+        if t.is_floating_point():
+            return t.dtype
+    return None
+
+
+def _module_device(module: nn.Module) -> torch.device | None:
+    for t in chain(module.parameters(), module.buffers()):
+        return t.device
+    return None
+
+
+def _cast(dtype: torch.dtype) -> str:
+    """The method call converting a tensor / module to ``dtype`` (``.float()``, ``.double()``, ...)."""
+    short = {torch.float32: "float", torch.float64: "double", torch.float16: "half", torch.bfloat16: "bfloat16"}
+    return f".{short[dtype]}()" if dtype in short else f".to({dtype})"
+
+
+def _check_input(x, module: nn.Module, size: int, what: str) -> torch.Tensor:
+    """``x`` as a tensor of the module's dtype with last dimension ``size`` (see the module docstring)."""
+    dtype = _module_dtype(module)
+    if isinstance(x, torch.Tensor):
+        t, own_dtype = x, x.is_floating_point()
+    elif isinstance(x, np.ndarray) and x.dtype.kind in "fiub":
+        t, own_dtype = torch.from_numpy(np.ascontiguousarray(x)), x.dtype.kind == "f"
+    else:   # sequences (no dtype of their own); complex, object and string arrays are refused here
+        t, own_dtype = as_tensor(x, "x", finite=False), False
+    if t.is_complex():
+        raise TypeError(f"x: complex values are not supported (got {t.dtype}); pass real inputs")
+    if own_dtype:
+        if dtype is not None and t.dtype != dtype:
+            raise TypeError(f"x: expected {dtype} input like the module's parameters, got {t.dtype}; convert the "
+                            f"input (x{_cast(dtype)}) or the module (model{_cast(t.dtype)})")
+    else:
+        t = t.to(dtype if dtype is not None else torch.get_default_dtype())
+    if not isinstance(x, torch.Tensor):
+        device = _module_device(module)
+        if device is not None:
+            t = t.to(device)
+    if t.ndim == 0 or t.shape[-1] != size:
+        raise ValueError(f"x: expected last dimension {size} ({what}), got shape {tuple(t.shape)}")
+    return t
 
 
 def _components(rep: Rep) -> list[Rep]:
@@ -126,17 +184,16 @@ class EquivariantLinear(nn.Module):
     def weight(self) -> torch.Tensor:
         """The (s_out, s_in) weight matrix assembled from the coefficients."""
         so, si = self.rep_out.size, self.rep_in.size
-        dtype = self.coeffs[0].dtype if len(self.coeffs) else torch.float32
+        dtype = self.coeffs[0].dtype if len(self.coeffs) else (_module_dtype(self) or torch.get_default_dtype())
         W = torch.zeros(so * si, dtype=dtype, device=self.coeffs[0].device if len(self.coeffs) else None)
         for i in range(len(self.coeffs)):
             vals = self.coeffs[i] @ getattr(self, f"Q{i}")                 # (m, so_b*si_b)
             W = W.index_put((getattr(self, f"idx{i}").reshape(-1),), vals.reshape(-1))
         return W.reshape(so, si)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] != self.rep_in.size:
-            raise ValueError(f"x: expected last dimension {self.rep_in.size} ({self.rep_in}), got {tuple(x.shape)}")
-        y = x @ self.weight().T
+    def forward(self, x) -> torch.Tensor:
+        x = _check_input(x, self, self.rep_in.size, str(self.rep_in))
+        y = x @ self.weight().to(x.dtype).T
         if self.bias_basis is not None:
             y = y + self.bias_basis @ self.bias_coeffs
         return y
@@ -170,9 +227,8 @@ class GatedNonlinearity(nn.Module):
         self.register_buffer("gate_of", torch.tensor(gate_of, dtype=torch.long), persistent=False)
         self.in_size = rep.size + g
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] != self.in_size:
-            raise ValueError(f"x: expected last dimension {self.in_size} (gated {self.rep}), got {tuple(x.shape)}")
+    def forward(self, x) -> torch.Tensor:
+        x = _check_input(x, self, self.in_size, f"gated {self.rep}")
         out = x[..., : self.rep.size].clone()
         if self.scalar_idx.numel():
             out[..., self.scalar_idx] = nn.functional.silu(x[..., self.scalar_idx])
@@ -215,7 +271,8 @@ class EquivariantBilinear(nn.Module):
         self.out = EquivariantLinear(rep_pairs, rep_out, bias=False, dtype=dtype, generator=generator, **basis_kwargs)
         self.scale = scale
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x) -> torch.Tensor:
+        x = _check_input(x, self, self.pu.rep_in.size, str(self.pu.rep_in))
         u, v = self.pu(x), self.pv(x)
         z = (u[..., :, None] * v[..., None, :]).flatten(-2)[..., self.perm]
         return self.scale * self.out(z)
@@ -233,7 +290,7 @@ class EquivariantBlock(nn.Module):
                                             generator=generator, **basis_kwargs)
         self.gate = GatedNonlinearity(rep_out)
 
-    def forward(self, x):
+    def forward(self, x) -> torch.Tensor:
         h = self.linear(x)
         return self.gate(h + self.bilinear(h))
 
@@ -269,5 +326,6 @@ class EquivariantMLP(nn.Module):
         self.head = EquivariantLinear(hid, rep_out, dtype=dtype, generator=gen, **basis_kwargs)
         self.rep_in, self.rep_out, self.hidden = rep_in, rep_out, hid
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x) -> torch.Tensor:
+        x = _check_input(x, self, self.rep_in.size, str(self.rep_in))
         return self.head(self.blocks(x))
