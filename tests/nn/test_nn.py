@@ -145,3 +145,12 @@ def test_wrong_last_dimension_and_complex_input_are_refused(i):
         module(torch.zeros(2, size, dtype=torch.complex64))
     with pytest.raises(TypeError, match="x: expected a numeric array"):
         module([["a"] * size])
+
+
+@pytest.mark.parametrize("kw, match", [({"hidden": "V"}, "hidden: expected one Rep"), ({"hidden": 0}, "hidden"),
+                                       ({"rep_in": "V"}, "rep_in: expected a Rep")])
+def test_mlp_arguments_are_checked(kw, match):
+    G = sl.SO(3)
+    args = {"rep_in": sl.V(G), "rep_out": sl.Scalar(G), "hidden": 8, **kw}
+    with pytest.raises((TypeError, ValueError), match=match):
+        sl.nn.EquivariantMLP(args.pop("rep_in"), args.pop("rep_out"), **args)

@@ -313,11 +313,20 @@ class EquivariantMLP(nn.Module):
     def __init__(self, rep_in: Rep, rep_out: Rep, hidden: Rep | int = 384, depth: int = 3, mid_channels: int = 24,
                  mid_rank: int = 1, dtype: torch.dtype = torch.float32, seed: int = 0, **basis_kwargs):
         super().__init__()
+        for name, r in (("rep_in", rep_in), ("rep_out", rep_out)):
+            if not isinstance(r, Rep):
+                raise TypeError(f"{name}: expected a Rep (e.g. sl.V(G)), got {type(r).__name__}")
         if rep_in.group != rep_out.group:
             raise SymlieError(f"rep_in, rep_out: representations of different groups ({rep_in.group.name} and "
                               f"{rep_out.group.name})")
         check_int(depth, "depth", 1)
-        hid = uniform_rep(hidden, rep_in.group) if isinstance(hidden, int) else hidden
+        if isinstance(hidden, bool) or not isinstance(hidden, (int, Rep)):
+            raise TypeError(f"hidden: expected one Rep (used for every block, e.g. 16 * sl.V(G)) or an int number of "
+                            f"channels, got {type(hidden).__name__}")
+        if isinstance(hidden, Rep) and hidden.group != rep_in.group:
+            raise SymlieError(f"hidden: a representation of {hidden.group.name}, but rep_in is of "
+                              f"{rep_in.group.name}")
+        hid = uniform_rep(check_int(hidden, "hidden", 1), rep_in.group) if isinstance(hidden, int) else hidden
         gen = torch.Generator().manual_seed(seed)
         reps = [rep_in] + [hid] * depth
         self.blocks = nn.Sequential(*[EquivariantBlock(a, b, dtype=dtype, generator=gen, mid_channels=mid_channels,
