@@ -220,3 +220,27 @@ def test_lie_derivative_refuses_points_where_the_model_is_undefined():
         sl.lie_derivative(half_nan, sl.gl(3), X, batch_size=None)
     L = sl.lie_derivative(half_nan, sl.gl(3), X, check_finite=False)
     assert L.shape == (9, 10) and bool(torch.isfinite(L).all())
+
+
+def test_penalty_points_at_fixed_points_are_reported():
+    """A penalty evaluated only on the z axis cannot see rotations about z (their fields vanish there)."""
+    z = torch.zeros(50, 3, dtype=DT)
+    z[:, 2] = torch.linspace(-1, 1, 50, dtype=DT)
+    with pytest.warns(sl.UnderdeterminedWarning, match="NuclearNormPenalty: X: 1 of the 3 candidates"):
+        pen = sl.NuclearNormPenalty(sl.so(3), z)
+    assert pen.status == "underdetermined"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sl.UnderdeterminedWarning)
+        assert sl.NuclearNormPenalty(sl.so(3), randn(50, 3, seed=14)).status == "ok"
+
+
+def test_lie_operator_points_are_checked_by_the_rank_of_the_monomials():
+    """Quadratic models under so(3): the points must determine the quadratics their Lie derivatives live in (rank
+    of the monomials at the points); 5 points cannot, C(5, 2) = 10 generic points can (the rule asks 11)."""
+    lib = sl.PolynomialLibrary(2)
+    with pytest.warns(sl.UnderdeterminedWarning, match="fewer than the"):
+        sl.LieOperator(lib, sl.so(3), 3, points=randn(5, 3, seed=15))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sl.UnderdeterminedWarning)
+        need = sl.LieOperator(lib, sl.so(3), 3).points.shape[0]
+        sl.LieOperator(lib, sl.so(3), 3, points=randn(need - 1, 3, seed=16))    # generic: rank is full already

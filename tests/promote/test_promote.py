@@ -739,7 +739,8 @@ def test_solver_rejects_bad_shapes_and_options(small_problem):
     with pytest.raises(ValueError, match="support"):
         sl.solve_promote(Th, y, op, lam=1e-2, support=np.ones((2, op.D), dtype=bool))
     with pytest.raises(ValueError, match="warm_start"):
-        other = sl.LieOperator(sl.PolynomialLibrary(2), sl.se(3), 3, n_points=5, seed=0)
+        with pytest.warns(sl.UnderdeterminedWarning, match="fewer than the"):   # 5 < 11 points: not exact
+            other = sl.LieOperator(sl.PolynomialLibrary(2), sl.se(3), 3, n_points=5, seed=0)
         prev = sl.solve_promote(lib.transform(X), y, other, lam=1e-2)
         sl.solve_promote(Th, y, op, lam=1e-2, warm_start=prev)       # other number of operator rows
     # the support mask is honoured: coefficients outside it are exactly zero

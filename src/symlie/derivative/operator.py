@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -19,6 +20,7 @@ import torch
 from ..library import Library, PolynomialLibrary
 from ..lie.actions import MatrixAction, as_action
 from ..lie.reps import Trivial
+from ..utils.errors import UnderdeterminedWarning
 from ..utils.resources import check_memory
 from ..utils.validation import as_tensor, check_int, check_weights
 from .constraints import constraint_points, default_n_constraint_points, linear_model_constraints
@@ -143,6 +145,13 @@ class LieOperator:
         w = check_weights(weights, N, normalize=True)
         assert w is not None
         self.weights = w
+        if not self._points_determine(library, action, X, n_in, n_out):
+            need = default_n_constraint_points(library, action, None, None, n_in, n_out)
+            warnings.warn(UnderdeterminedWarning(
+                f"points: {X.shape[0]} points are fewer than the {need} that make the sampled operator exact for "
+                f"this library and candidate family: it can miss broken directions, and a promotion would keep "
+                f"them as symmetries for free; pass at least {need} (n_points=None uses the exact rule)"),
+                stacklevel=2)
         self.q = action.dim
         D = library.n_output_features(n_in)
         self.D, self.P = D, n_out * D
@@ -172,6 +181,24 @@ class LieOperator:
         self._K: np.ndarray | None = None
 
     # -- the linear map ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _points_determine(library: Library, action, X: torch.Tensor, n_in: int, n_out: int) -> bool:
+        """Whether evaluation at X is injective on the space the Lie derivatives live in: polynomials of the
+        degree of the exact rule (:func:`default_n_constraint_points`) for polynomial libraries under matrix
+        actions (checked by the rank of their monomials at X), else at least the rule's count of points."""
+        need = default_n_constraint_points(library, action, None, None, n_in, n_out)
+        if X.shape[0] >= need:
+            return True
+        deg = library.polynomial_degree if isinstance(action, MatrixAction) else None
+        if deg is None:
+            return False
+        deg_l = next((k for k in range(deg + 1) if math.comb(n_in + k, k) + 1 == need), None)
+        if deg_l is None:
+            return False
+        M = PolynomialLibrary(deg_l).fit(X[:1]).transform(X)
+        return int(torch.linalg.matrix_rank(M)) == math.comb(n_in + deg_l, deg_l)
+
     def _as_W(self, W) -> np.ndarray:
         W = W.detach().numpy() if isinstance(W, torch.Tensor) else np.asarray(W, dtype=float)
         if W.size != self.P:

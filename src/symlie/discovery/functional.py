@@ -48,7 +48,7 @@ from ..lie.reps import Rep
 from ..linalg import DEFAULT_FLOOR, RankRule, StreamingFactor, use_distributed
 from ..utils.errors import SymlieError
 from ..utils.resources import check_memory, oom_guard
-from ..utils.validation import as_tensor, check_int, check_weights
+from ..utils.validation import as_tensor, check_int, check_weights, count_distinct_rows
 from .result import SymmetryResult, symmetry_result
 
 __all__ = ["discover", "resolve_candidates", "resolve_rule", "is_linear_estimator", "sample_sufficiency",
@@ -227,7 +227,7 @@ def _sufficiency(ev: "_Evaluator", action: Action, x: torch.Tensor, w: torch.Ten
     N = xs.shape[0]
     sub = xs[torch.linspace(0, N - 1, min(N, SUFFICIENCY_POINTS)).round().long().unique()] if N else xs
     R, _, _ = _fields_factor(ev, action, sub, batch_size).reduce(torch.zeros(1, dtype=torch.float64), False)
-    res = sample_sufficiency(R, _n_distinct(sub), n_out, q, x.dtype, what=f"the {q} candidates")
+    res = sample_sufficiency(R, count_distinct_rows(sub), n_out, q, x.dtype, what=f"the {q} candidates")
     need_full = res["status"] != "ok" and (sub.shape[0] < N or use_dist)
     if use_dist:
         import torch.distributed as dist
@@ -237,23 +237,13 @@ def _sufficiency(ev: "_Evaluator", action: Action, x: torch.Tensor, w: torch.Ten
     if not need_full:
         return res
     R, _, _ = _fields_factor(ev, action, xs, batch_size).reduce(torch.zeros(1, dtype=torch.float64), use_dist)
-    n = _n_distinct(xs)
+    n = count_distinct_rows(xs)
     if use_dist:
         import torch.distributed as dist
         t = torch.tensor([n], dtype=torch.int64)
         dist.all_reduce(t)                        # an upper bound: a row repeated on two processes counts twice
         n = int(t.item())
     return sample_sufficiency(R, n, n_out, q, x.dtype, what=f"the {q} candidates")
-
-
-def _n_distinct(x: torch.Tensor) -> int:
-    """Number of distinct rows of x (repeated samples add no information), counted as the distinct values of
-    a fixed generic projection of the rows (a 1-D sort, much cheaper than sorting rows; two distinct rows
-    collide only if their projections are equal to the last bit)."""
-    if x.shape[0] <= 1:
-        return int(x.shape[0])
-    u = torch.rand(x.shape[1], generator=torch.Generator().manual_seed(1234), dtype=torch.float64) + 0.5
-    return int(torch.unique(x.to(torch.float64) @ u).shape[0])
 
 
 def sample_sufficiency(R_fields: torch.Tensor, n_distinct: int, rows_per_sample: int, q: int,

@@ -19,10 +19,10 @@ import torch
 from ..lie.actions import MatrixAction
 from ..lie.reps import Rep
 from ..linalg import StreamingFactor
-from ..utils.validation import as_tensor, check_int
+from ..utils.validation import as_tensor, check_int, count_distinct_rows
 from ..utils.errors import DataError
-from .functional import (DEFAULT_BATCH_SIZE, CLOSURE_POINTS, _discrete_elements, _n_distinct, resolve_candidates,
-                         resolve_rule, sample_sufficiency)
+from .functional import (DEFAULT_BATCH_SIZE, CLOSURE_POINTS, _discrete_elements, resolve_candidates, resolve_rule,
+                         sample_sufficiency)
 from .result import SymmetryResult, symmetry_result
 
 __all__ = ["discover_manifold"]
@@ -379,7 +379,7 @@ def discover_manifold(X, candidates, *, rep_in: Rep | None = None, manifold_dim:
     info = {"seconds": time.perf_counter() - t0, "batch_size": batch_size, "accumulate": accumulate,
             "dtype": "float64", "processes": 1}
     rr = resolve_rule(rule, rtol, atol, min_gap, floor, torch.float64)
-    n_distinct = _n_distinct(x)
+    n_distinct = count_distinct_rows(x)
     info.update(sample_sufficiency(R_fields, n_distinct, n - m, q, torch.float64, what=f"the {q} candidates"))
     if no_manifold:
         why = (f"the cloud shows no {m}-dimensional structure (best local-PCA eigenvalue ratio {best_ratio:.3g} < "

@@ -1,13 +1,17 @@
 """The promotion penalty for torch models: ||S_F||_* (or ||S_F||_F^2) over a candidate family, differentiable."""
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from ..derivative import lie_derivative
 from ..derivative.constraints import linear_map_lie_derivative
-from ..discovery import resolve_candidates
+from ..discovery import resolve_candidates, sample_sufficiency
 from ..lie.actions import MatrixAction, as_action
-from ..utils.validation import as_tensor, check_weights
+from ..linalg import StreamingFactor
+from ..utils.errors import UnderdeterminedWarning
+from ..utils.validation import as_tensor, check_weights, count_distinct_rows
 
 __all__ = ["NuclearNormPenalty", "layer_operator"]
 
@@ -74,6 +78,27 @@ class NuclearNormPenalty(torch.nn.Module):
         w = check_weights(weights, x.shape[0], normalize=True, dtype=x.dtype)
         assert w is not None  # normalize=True never returns None
         self.register_buffer("sqrt_w", w.sqrt())
+        self._check_points(x, w)
+
+    def _check_points(self, x: torch.Tensor, w: torch.Tensor) -> None:
+        """The model-free sufficiency check of :func:`symlie.discovery.sample_sufficiency` on the stored points:
+        candidates acting trivially on all of them (fixed points) get no penalty whatever the model, so the
+        penalty would keep them as symmetries for free. Sets ``status`` / ``status_reason``; warns."""
+        a = self.action
+        xs = x[w > 0]
+        parts = [a.vector_fields(xs).to(torch.float64)]
+        n_out = a.n_out or a.dim      # outputs unknown until a model is given: only the trivial directions count
+        if a.acts_on_outputs and a.n_out:
+            om = a.output_matrices(xs, a.n_out)
+            if om is not None:
+                parts.append(om.reshape(a.dim, xs.shape[0], -1).to(torch.float64))
+        fac = StreamingFactor(a.dim, "qr")
+        fac.add(torch.cat(parts, -1).permute(1, 2, 0).reshape(-1, a.dim))
+        R, _, _ = fac.reduce(torch.zeros(1, dtype=torch.float64), False)
+        res = sample_sufficiency(R, count_distinct_rows(xs), n_out, a.dim, x.dtype, what=f"the {a.dim} candidates")
+        self.status, self.status_reason = res["status"], res["status_reason"]
+        if self.status != "ok":
+            warnings.warn(UnderdeterminedWarning(f"NuclearNormPenalty: X: {self.status_reason}"), stacklevel=3)
 
     def operator(self, model) -> torch.Tensor:
         """S_F (N n_out, q), differentiable in the parameters of ``model``."""

@@ -16,7 +16,7 @@ from .errors import NotClosedError, SymlieError  # noqa: F401 - re-exported: the
 DEFAULT_DTYPE = torch.float64
 
 __all__ = ["as_tensor", "as_matrix_stack", "check_finite", "check_int", "check_weights", "make_generator",
-           "SymlieError", "NotClosedError"]
+           "SymlieError", "NotClosedError", "count_distinct_rows"]
 
 
 
@@ -141,3 +141,13 @@ def check_weights(weights, n: int, *, normalize: bool = False, dtype: torch.dtyp
     if not total > 0:
         raise ValueError(f"{name}: the total weight is zero (expected {n} non-negative weights with a positive sum)")
     return w / total if normalize else w
+
+
+def count_distinct_rows(x: torch.Tensor) -> int:
+    """Number of distinct rows of a 2-D tensor (repeated samples add no information), counted as the distinct
+    values of a fixed generic projection of the rows: a 1-D sort, much cheaper than sorting rows; two distinct
+    rows collide only if their projections agree to the last bit."""
+    if x.shape[0] <= 1:
+        return int(x.shape[0])
+    u = torch.rand(x.shape[1], generator=torch.Generator().manual_seed(1234), dtype=torch.float64) + 0.5
+    return int(torch.unique(x.to(torch.float64) @ u.to(x.device)).shape[0])
