@@ -19,7 +19,8 @@ import torch
 from ..lie.actions import Action, MatrixAction
 from ..lie.algebra import LieAlgebra
 from ..lie.identify import Identification, identify_algebra, identify_structure
-from ..linalg import Nullspace, RankRule, largest_gap, nullspace_from_spectrum, singular_spectrum, subspace_distance
+from ..linalg import (Nullspace, RankRule, echelon_basis, largest_gap, nullspace_from_spectrum, singular_spectrum,
+                      subspace_distance)
 from ..utils.errors import UnderdeterminedWarning
 from ..utils.serialization import fmt_value, from_json, json_float, jsonable
 from ..utils.validation import SymlieError, as_tensor
@@ -142,11 +143,27 @@ class SymmetryResult:
             raise SymlieError("fields: this result was loaded from a file without its candidate action")
         return self.action.restrict(self.coefficients)
 
-    def describe(self, precision: int = 3) -> list[str]:
-        """A readable form of every discovered generator (vector fields for library actions, matrices else)."""
+    def readable_coefficients(self, tol: float = 0.1) -> torch.Tensor:
+        """(k, q) a sparse, readable basis of the found span: its reduced row echelon form (each generator has
+        a pivot candidate with coefficient 1 that the others lack; threshold pivoting with ``tol``, see
+        :func:`symlie.linalg.echelon_basis`), with entries below 1e-10 of the largest set to zero. The span is
+        that of :attr:`coefficients`; the rows are not orthonormal."""
+        C = self.coefficients
+        if C.shape[0] == 0:
+            return C.clone()
+        E, _ = echelon_basis(C.T, tol)
+        E = E.T.contiguous()
+        E[E.abs() <= 1e-10 * float(E.abs().max())] = 0.0
+        return E
+
+    def describe(self, precision: int = 3, *, readable: bool = True) -> list[str]:
+        """A readable form of every discovered generator (vector fields for library actions, matrices else):
+        of the echelon basis (:meth:`readable_coefficients`) by default, of the orthonormal one with
+        ``readable=False``."""
+        C = self.readable_coefficients() if readable else self.coefficients
         if self.action is None:
-            return [str(c.tolist()) for c in self.coefficients]
-        return [self.action.describe(c, precision) for c in self.coefficients]
+            return [str(c.tolist()) for c in C]
+        return [self.action.describe(c, precision) for c in C]
 
     # -- derived views -----------------------------------------------------------------------------
     @property
@@ -595,7 +612,7 @@ def _field_closure(action: Action, coeffs: torch.Tensor, points: torch.Tensor) -
     """Closure of the span of the fields coeffs @ V under the bracket of vector fields, at sample points:
     (relative residual of the brackets outside the span, structure constants C[a, b, c])."""
     k = coeffs.shape[0]
-    x = points.to(torch.float64)
+    action, x = action.closure_view(points.to(torch.float64))
     F = torch.einsum("ak,kni->ani", coeffs, action.vector_fields(x)).reshape(k, -1)       # (k, N n)
     B = action.brackets(coeffs, x).reshape(k * k, -1)                                      # (k k, N n)
     sol = torch.linalg.lstsq(F.T, B.T).solution                                           # (k, k k)

@@ -162,6 +162,11 @@ class Action:
         Dvb_va = torch.einsum("bnij,anj->abni", Jc, v)
         return Dvb_va - Dvb_va.transpose(0, 1)
 
+    def closure_view(self, points: torch.Tensor) -> tuple["Action", torch.Tensor]:
+        """The family and points on which closure under the bracket is checked (the same q coefficients): itself
+        by default; a prolonged family answers with its base fields (prolongation is a homomorphism)."""
+        return self, points
+
     def jacobians(self, x: torch.Tensor) -> torch.Tensor:
         """DV_k(x): (q, N, n_in, n_in) with [k, n, i, j] = d V_k^i / d x_j, by forward-mode autodiff."""
         N, n = x.shape
@@ -459,10 +464,16 @@ class LibraryAction(Action):
                 if top == 0 or abs(v) <= top * 10 ** -precision:
                     continue
                 f = names[j]
-                terms.append(f"{v:.{precision}g}" + ("" if f in ("1", "") else f" {f}"))
+                if f in ("1", ""):
+                    terms.append(f"{v:.{precision}g}")
+                elif f"{abs(v):.{precision}g}" == "1":
+                    terms.append(f if v > 0 else f"-{f}")             # unit coefficients: "t d/dx", not "1 t d/dx"
+                else:
+                    terms.append(f"{v:.{precision}g} {f}")
             if terms:
                 body = terms[0] if len(terms) == 1 else "(" + " + ".join(terms) + ")"
-                parts.append(f"{body} d/d{self.input_names[i]}")
+                body = {"1": "", "-1": "-"}.get(body, body + " ")
+                parts.append(f"{body}d/d{self.input_names[i]}")
         return " + ".join(parts).replace("+ -", "- ") if parts else "0"
 
 

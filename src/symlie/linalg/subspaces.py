@@ -5,7 +5,7 @@ import torch
 
 from ..utils.validation import as_tensor
 
-__all__ = ["principal_angles", "subspace_distance"]
+__all__ = ["echelon_basis", "principal_angles", "subspace_distance"]
 
 
 def principal_angles(A, B) -> torch.Tensor:
@@ -44,3 +44,43 @@ def subspace_distance(A, B) -> float:
     th = principal_angles(A, B)
     extra = abs(A.shape[1] - B.shape[1]) * (torch.pi / 2) ** 2
     return float(torch.sqrt((th ** 2).sum() + extra))
+
+
+def echelon_basis(B: torch.Tensor, tol: float = 0.1) -> tuple[torch.Tensor, list[int]]:
+    """Rotate the columns of B (m, k), full column rank, to reduced column echelon form.
+
+    Returns (B_e (m, k) with the same span, pivots (k row indices)) such that B_e[pivots] = I_k, pivots chosen
+    left to right: the first row index where a not-yet-pivoted direction has an entry larger than ``tol`` times
+    the largest entry still available (threshold pivoting: an entry that is small only because the span is
+    slightly tilted, e.g. a symmetry estimated from data, is never a pivot, so the entries of B_e stay bounded
+    by about 1 / tol per step, as in threshold partial pivoting). Falls back to column-pivoted QR pivots if
+    fewer than k are found.
+    """
+    A = B.T.clone().to(torch.float64)                                            # (k, m): Gauss-Jordan on the rows
+    k, m = A.shape
+    if k == 0:
+        return B.clone(), []
+    pivots: list[int] = []
+    r = 0
+    for col in range(m):
+        if r == k:
+            break
+        i = r + int(torch.argmax(A[r:, col].abs()))
+        if float(A[i, col].abs()) <= tol * float(A[r:, col:].abs().max()):
+            continue
+        if i != r:
+            A[[r, i]] = A[[i, r]]
+        A[r] = A[r] / A[r, col]
+        others = torch.ones(k, dtype=torch.bool)
+        others[r] = False
+        A[others] -= A[others, col:col + 1] * A[r]
+        pivots.append(col)
+        r += 1
+    if r < k:  # numerically awkward span: pivots from column-pivoted QR instead
+        import scipy.linalg
+
+        _, _, perm = scipy.linalg.qr(B.T.numpy(), pivoting=True, mode="economic")
+        pivots = sorted(int(p) for p in perm[:k])
+        Be = B @ torch.linalg.inv(B[pivots])
+        return Be, pivots
+    return A.T.contiguous(), pivots
