@@ -244,3 +244,15 @@ def test_lie_operator_points_are_checked_by_the_rank_of_the_monomials():
         warnings.simplefilter("error", sl.UnderdeterminedWarning)
         need = sl.LieOperator(lib, sl.so(3), 3).points.shape[0]
         sl.LieOperator(lib, sl.so(3), 3, points=randn(need - 1, 3, seed=16))    # generic: rank is full already
+
+
+def test_nearly_dependent_candidate_fields_are_reported():
+    """Features 1, x and 1e5 sin(1e-5 x) = x - x^3 / 6e10 + ... are nearly dependent (condition ~4e10): no rank
+    rule can separate that from a symmetry, so the result is flagged (the condition number is reported)."""
+    lib = sl.CustomLibrary([lambda z: z[:, 0] * 0 + 1, lambda z: z[:, 0], lambda z: 1e5 * torch.sin(1e-5 * z[:, 0])],
+                           names=["1", "x", "1e5 sin(1e-5 x)"])
+    fields = sl.LibraryAction(lib, 2, input_names=["x", "y"])
+    res, warned = quiet_discover(lambda z: z[:, 0] + z[:, 1] ** 2, randn(200, 2, seed=17), fields)
+    assert res.status == "underdetermined" and warned and "nearly dependent" in res.status_reason
+    ok, _ = quiet_discover(lambda z: z[:, 0] + z[:, 1] ** 2, randn(200, 2, seed=17), sl.polynomial_vector_fields(2, 2))
+    assert ok.status == "ok" and ok.info["sufficiency"]["fields_condition"] < 1e3

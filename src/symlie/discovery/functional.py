@@ -58,6 +58,8 @@ __all__ = ["discover", "resolve_candidates", "resolve_rule", "is_linear_estimato
 DEFAULT_BATCH_SIZE = 4096
 #: samples kept to check the closure of non-matrix fields under the bracket
 CLOSURE_POINTS = 256
+#: condition number of the candidates' stacked fields above which they count as nearly dependent
+COND_LIMIT = 1e10
 #: samples of the first, cheap sufficiency check (all samples are checked only when these do not suffice)
 SUFFICIENCY_POINTS = 1024
 
@@ -257,7 +259,8 @@ def sample_sufficiency(R_fields: torch.Tensor, n_distinct: int, rows_per_sample:
       samples sit at their fixed points (all samples at the origin for gl(n), samples on a line, too few
       distinct points). Their number is the nullity of the stacked fields, factor ``R_fields`` (q, q), cut at
       ``rtol`` relative to its largest singular value (default: the dtype's rounding floor,
-      :data:`symlie.linalg.DEFAULT_FLOOR`).
+      :data:`symlie.linalg.DEFAULT_FLOOR`); the others must be well conditioned (condition number
+      <= :data:`COND_LIMIT`), or near-dependences of the library would pass for symmetries.
     * **row count**: ``n_distinct`` distinct samples with ``rows_per_sample`` output components give at most
       n_distinct x rows_per_sample independent rows; with fewer rows than q unknowns, at least q - rows
       directions are in the nullspace whatever the model.
@@ -271,7 +274,13 @@ def sample_sufficiency(R_fields: torch.Tensor, n_distinct: int, rows_per_sample:
     trivial = int((s <= tol * top).sum()) if top > 0 else q
     trivial += q - int(s.numel())
     max_rows = n_distinct * max(rows_per_sample, 0)
+    live = s[s > tol * top] if top > 0 else s[:0]
+    cond = top / float(live[-1]) if live.numel() else float("inf")
     reasons = []
+    if live.numel() and cond > COND_LIMIT:
+        reasons.append(f"the candidate fields are nearly dependent at the samples (condition number {cond:.1e} > "
+                       f"{COND_LIMIT:.0e}): the rank rule cannot tell near-dependences from symmetries; "
+                       f"orthogonalise the library or drop nearly collinear features")
     if trivial:
         reasons.append(f"{trivial} of {what}' directions act trivially on every sample (their fields vanish at all "
                        f"{n_distinct} distinct samples: fixed points of the candidates, or samples on a "
@@ -285,7 +294,7 @@ def sample_sufficiency(R_fields: torch.Tensor, n_distinct: int, rows_per_sample:
         reasons.append("use more samples, spread over the domain (away from fixed points of the candidates)")
     return {"status": status, "status_reason": "; ".join(reasons),
             "sufficiency": {"trivial_directions": trivial, "distinct_samples": n_distinct, "max_rows": max_rows,
-                            "unknowns": q, "rtol": tol}}
+                            "unknowns": q, "rtol": tol, "fields_condition": cond}}
 
 
 def _check_samples(X, dtype: torch.dtype | None) -> torch.Tensor:

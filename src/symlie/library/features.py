@@ -229,12 +229,22 @@ class PolynomialLibrary(Library):
         return self._powers
 
     def _power_table(self, X: torch.Tensor) -> torch.Tensor:
-        """(N, n, degree + 1) with [..., k] = x ** k, by repeated multiplication (exact integer powers)."""
+        """(N, n, degree + 1) with [..., k] = x ** k, by repeated multiplication (exact integer powers; plain
+        products, not cumprod, whose forward-mode derivative is much slower under nested autodiff)."""
         N, n = X.shape
-        ones = torch.ones(N, n, 1, dtype=X.dtype, device=X.device)
-        if self.degree == 0:
-            return ones
-        return torch.cat([ones, X.unsqueeze(-1).expand(N, n, self.degree).cumprod(-1)], -1)
+        cols = [torch.ones(N, n, dtype=X.dtype, device=X.device)]
+        for _ in range(self.degree):
+            cols.append(cols[-1] * X)
+        return torch.stack(cols, -1)
+
+    @staticmethod
+    def _monomials(pw: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
+        """prod_i pw[:, i, P[f, i]] for every feature f: (N, D), one product per variable (no reduction op: an
+        elementwise product differentiates cheaply, also under nested forward-mode autodiff)."""
+        out = pw[:, 0, P[:, 0]]
+        for i in range(1, P.shape[1]):
+            out = out * pw[:, i, P[:, i]]
+        return out
 
     def _transform(self, X):
         P = self.powers.to(X.device)
@@ -242,9 +252,7 @@ class PolynomialLibrary(Library):
         D = P.shape[0]
         _check_rows(f"{self!r}.transform: {N} samples x {D} features (x {n} factors)", N,
                     X.element_size() * (2 * D * n + D + n * (self.degree + 2)), "or use a smaller degree")
-        pw = self._power_table(X)
-        cols = torch.arange(X.shape[1], device=X.device)
-        return pw[:, cols[None, :], P].prod(-1)                       # (N, D, n) -> (N, D)
+        return self._monomials(self._power_table(X), P)
 
     def _jacobian(self, X):
         P = self.powers.to(X.device)
@@ -253,13 +261,12 @@ class PolynomialLibrary(Library):
         _check_rows(f"{self!r}.jacobian: {N} samples x {D} features x {n} variables", N,
                     X.element_size() * (3 * D * n + D + n * (self.degree + 2)), "or use a smaller degree")
         pw = self._power_table(X)
-        cols = torch.arange(n, device=X.device)
-        out = X.new_empty(N, P.shape[0], n)
+        cols = []
         for j in range(n):  # a loop over variables, not samples
             Pj = P.clone()
             Pj[:, j] = (Pj[:, j] - 1).clamp(min=0)
-            out[:, :, j] = P[:, j].to(X.dtype) * pw[:, cols[None, :], Pj].prod(-1)
-        return out
+            cols.append(P[:, j].to(X.dtype) * self._monomials(pw, Pj))
+        return torch.stack(cols, -1)
 
     def _names(self, names):
         out = []

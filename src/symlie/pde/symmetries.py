@@ -23,7 +23,7 @@ from .prolong import ProlongedAction, prolong
 __all__ = ["point_symmetries", "point_symmetry_candidates", "exact_coefficients", "angles_to_exact"]
 
 #: default number of surface samples per candidate generator
-SAMPLES_PER_CANDIDATE = 20
+SAMPLES_PER_CANDIDATE = 10
 
 
 def point_symmetry_candidates(equation: Equation, library: Library | None = None) -> ProlongedAction:
@@ -47,7 +47,7 @@ def point_symmetries(equation: Equation, library: Library | None = None, *, cand
         equation: an :class:`Equation` (built-ins in :mod:`symlie.pde.equations`).
         library: coefficient library of the base fields (default degree-2 polynomials); ignored when
             ``candidates`` (an Action on the base (x, u), prolonged here, or an already prolonged one) is given.
-        n_samples: points of the equation surface (default 20 per candidate generator, at least 200).
+        n_samples: points of the equation surface (default 10 per candidate generator, at least 200).
         seed: seed of the surface samples.
         rule, discover_kwargs: the rank rule and options of :func:`symlie.discover`.
 
