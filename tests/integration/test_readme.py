@@ -39,3 +39,5 @@ def test_readme_examples_run(capsys):
     assert "\nunderdetermined\n" in out                                # plain least squares on 16 samples
     assert "underdetermined 6\n" in out                                # discover: one repeated point
     assert "gl(300): 90000 generators of 300x300 needs about 454 GB" in out   # refused before allocating
+    assert "4 ['d/dt', 't d/dt + 0.333 x d/dx - 0.667 u d/du', 'd/dx', 't d/dx + d/du']" in out   # pde: KdV
+    assert "\n8\n" in out                                                                        # pde: y'' = 0

@@ -40,13 +40,17 @@ def point_symmetry_candidates(equation: Equation, library: Library | None = None
 
 
 def point_symmetries(equation: Equation, library: Library | None = None, *, candidates: Action | None = None,
-                     n_samples: int | None = None, seed=0, rule="auto", **discover_kwargs) -> SymmetryResult:
+                     samples=None, n_samples: int | None = None, seed=0, rule="auto",
+                     **discover_kwargs) -> SymmetryResult:
     """The Lie point symmetries of ``equation`` inside the fields with coefficients in ``library``.
 
     Args:
         equation: an :class:`Equation` (built-ins in :mod:`symlie.pde.equations`).
         library: coefficient library of the base fields (default degree-2 polynomials); ignored when
             ``candidates`` (an Action on the base (x, u), prolonged here, or an already prolonged one) is given.
+        samples: jet points (N, dim) where the criterion is tested, e.g. the jets of solution data
+            (:func:`symlie.pde.jets_from_grid`) for an equation fitted to that data; default: ``n_samples``
+            random points of the equation surface (:meth:`Equation.sample`).
         n_samples: points of the equation surface (default 10 per candidate generator, at least 200).
         seed: seed of the surface samples.
         rule, discover_kwargs: the rank rule and options of :func:`symlie.discover`.
@@ -65,8 +69,11 @@ def point_symmetries(equation: Equation, library: Library | None = None, *, cand
         cand = prolong(candidates, equation.jet)
     else:
         raise TypeError(f"candidates: expected a symlie Action, got {type(candidates).__name__}")
-    n = max(200, SAMPLES_PER_CANDIDATE * cand.dim) if n_samples is None else check_int(n_samples, "n_samples", 1)
-    Z = equation.sample(n, seed)
+    if samples is not None:
+        Z = equation.jet.check(samples, "samples")
+    else:
+        n = max(200, SAMPLES_PER_CANDIDATE * cand.dim) if n_samples is None else check_int(n_samples, "n_samples", 1)
+        Z = equation.sample(n, seed)
     return discover(equation.residual, Z, cand, rule=rule, **discover_kwargs)
 
 
