@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from .utils.errors import DataError, SymlieError
+from .utils.files import check_out_file, check_parent, write_npz  # noqa: F401 - re-exported (io is the CLI face)
 
 __all__ = ["Table", "load_table", "DataError", "SelectionError", "check_out_file", "write_npz", "check_out_dir",
            "staged_dir", "is_report_dir"]
@@ -218,52 +219,6 @@ def load_table(path, inputs: str | None = None, outputs: str | None = None, *, d
 
 
 # ---------------------------------------------------------------------------------------------- outputs
-def _check_parent(path: Path, name: str, shown=None) -> None:
-    parent = path.parent
-    shown = str(path) if shown is None else os.fspath(shown)
-    if not parent.exists():
-        raise SymlieError(f"{name} {shown!r}: the folder {str(parent)!r} does not exist; create it first")
-    if not parent.is_dir():
-        raise SymlieError(f"{name} {shown!r}: {str(parent)!r} is not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise SymlieError(f"{name} {shown!r}: the folder {str(parent)!r} is not writable")
-
-
-def check_out_file(path, name: str = "path", suffix: str = ".npz") -> Path:
-    """The file an output will be written to: ``path`` with ``suffix`` appended unless it already ends with it
-    (as ``np.savez`` does). Raises :class:`SymlieError` naming ``name`` when its folder does not exist or is not
-    writable, or when the path is an existing folder."""
-    p = Path(os.fspath(path))
-    if p.is_dir():
-        raise SymlieError(f"{name} {str(p)!r}: is an existing folder; give a file name")
-    if not p.name.lower().endswith(suffix):
-        p = p.with_name(p.name + suffix)
-    if p.is_dir():
-        raise SymlieError(f"{name} {str(p)!r}: is an existing folder; give a file name")
-    _check_parent(p, name)
-    return p
-
-
-def write_npz(path, arrays: dict, *, name: str = "path") -> Path:
-    """Write ``arrays`` to ``path`` (``.npz`` appended if missing) atomically: into a temporary file in the same
-    folder, then renamed over the target, so a reader sees the old file or the new one, never a part.
-    Returns the path written."""
-    p = check_out_file(path, name)
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        with open(tmp, "xb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except OSError as exc:
-        raise SymlieError(f"{name} {str(p)!r}: cannot write the file ({exc.strerror or exc})") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    return p
-
-
 def is_report_dir(path) -> bool:
     """Whether ``path`` is a folder symlie may replace: empty, or a previous report (only ``symmetry.json``,
     ``report.md`` and ``.png`` files, with ``symmetry.json`` -- ``symlie discover`` -- or a ``report.md``
@@ -301,7 +256,7 @@ def check_out_dir(path, name: str = "out_dir") -> Path:
         raise SymlieError(f"{name} {str(path)!r}: is an existing folder that is not a symlie report (a report "
                           f"holds only symmetry.json, report.md and PNG plots); it is not replaced: give a new "
                           f"folder name or remove it")
-    _check_parent(p, name, path)
+    check_parent(p, name, path)
     return p
 
 

@@ -590,7 +590,7 @@ def _rep_spec(rep: Rep, name: str) -> str:
 def _save_basis(B: "EquivariantBasis", path):
     import json
 
-    from ..io import write_npz
+    from ..utils.files import write_npz
     from ..utils.serialization import jsonable
     G = B.rep_out.group
     keys = list(B.spectra)

@@ -26,7 +26,8 @@ from ..utils.errors import NotFittedError, SymlieError
 from ..utils.resources import check_memory, get_memory_limit
 from ..utils.validation import as_tensor, check_int
 
-__all__ = ["Library", "PolynomialLibrary", "FourierLibrary", "CustomLibrary", "ConcatLibrary", "NotFittedError"]
+__all__ = ["format_equations", "Library", "PolynomialLibrary", "FourierLibrary", "CustomLibrary", "ConcatLibrary",
+           "NotFittedError"]
 
 DT = torch.float64
 
@@ -506,3 +507,22 @@ class ConcatLibrary(Library):
 
     def _names(self, names):
         return [s for lib in self.libraries for s in lib._names(names)]
+
+
+def format_equations(coef: torch.Tensor, feature_names: list[str], lhs: list[str], precision: int = 3) -> list[str]:
+    """``lhs[a] = c1 f1 + c2 f2 ...`` for each row of coef (n_out, D); terms that round to 0 are left out."""
+    out = []
+    cutoff = 0.5 * 10.0 ** (-precision)
+    for a, row in enumerate(coef.tolist()):
+        terms: list[str] = []
+        for c, nm in zip(row, feature_names):
+            if abs(c) < cutoff:
+                continue
+            mag = f"{abs(c):.{precision}f}"
+            body = mag if nm == "1" else f"{mag} {nm}"
+            if not terms:
+                terms.append(f"-{body}" if c < 0 else body)
+            else:
+                terms.append(f"- {body}" if c < 0 else f"+ {body}")
+        out.append(f"{lhs[a]} = {' '.join(terms) if terms else '0'}")
+    return out

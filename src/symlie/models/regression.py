@@ -33,7 +33,7 @@ from ..derivative.constraints import default_n_constraint_points, linear_model_n
 from ..lie.actions import MatrixAction, as_action, check_rep_out
 from ..lie.groups import as_group
 from ..lie.reps import Rep
-from ..library import Library, NotFittedError
+from ..library import Library, NotFittedError, format_equations  # noqa: F401 - format_equations re-exported
 from ..promote import LieOperator, solve_promote
 from ..utils.errors import UnderdeterminedWarning
 from ..utils.validation import SymlieError, as_tensor, check_int
@@ -160,25 +160,6 @@ def r2_score(Y: torch.Tensor, P: torch.Tensor) -> float:
     r2 = torch.where(ok, 1 - ss_res / torch.where(ok, ss_tot, torch.ones_like(ss_tot)),
                      torch.where(ss_res == 0, torch.ones_like(ss_res), torch.zeros_like(ss_res)))
     return float(r2.mean())
-
-
-def format_equations(coef: torch.Tensor, feature_names: list[str], lhs: list[str], precision: int = 3) -> list[str]:
-    """``lhs[a] = c1 f1 + c2 f2 ...`` for each row of coef (n_out, D); terms that round to 0 are left out."""
-    out = []
-    cutoff = 0.5 * 10.0 ** (-precision)
-    for a, row in enumerate(coef.tolist()):
-        terms: list[str] = []
-        for c, nm in zip(row, feature_names):
-            if abs(c) < cutoff:
-                continue
-            mag = f"{abs(c):.{precision}f}"
-            body = mag if nm == "1" else f"{mag} {nm}"
-            if not terms:
-                terms.append(f"-{body}" if c < 0 else body)
-            else:
-                terms.append(f"- {body}" if c < 0 else f"+ {body}")
-        out.append(f"{lhs[a]} = {' '.join(terms) if terms else '0'}")
-    return out
 
 
 class _Estimator:

@@ -9,7 +9,10 @@ from .jets import JetSpace, multi_indices
 from .prolong import ProlongedAction, prolong
 from .equations import BUILTIN, Equation, burgers, ckdv, heat, kdv, kuramoto_sivashinsky, nkdv
 from .symmetries import angles_to_exact, exact_coefficients, point_symmetries, point_symmetry_candidates
+from .grid import GridJets, finite_difference_weights, jets_from_grid
+from .fit import FittedEquation, default_features, fit_equation
 
 __all__ = ["JetSpace", "multi_indices", "ProlongedAction", "prolong", "Equation", "BUILTIN", "kdv",
            "kuramoto_sivashinsky", "burgers", "heat", "nkdv", "ckdv", "point_symmetries",
-           "point_symmetry_candidates", "exact_coefficients", "angles_to_exact"]
+           "point_symmetry_candidates", "exact_coefficients", "angles_to_exact", "GridJets", "jets_from_grid",
+           "finite_difference_weights", "FittedEquation", "fit_equation", "default_features"]
