@@ -106,6 +106,17 @@ class Equation:
                               f"domain (domain=...) to where the equation is defined")
         return z
 
+    def project(self, z: torch.Tensor, *, newton_steps: int = 50, tol: float = 1e-12) -> torch.Tensor:
+        """Jet points moved onto the surface along the ``solve_for`` coordinates (a copy): those coordinates
+        replaced by ``rhs(z)``, or solved by Newton's method from their current values."""
+        z = self.jet.check(z, "z").to(DT)
+        if self.rhs is not None:
+            z = z.clone()
+            v = self.rhs(z)
+            z[:, self._solve_cols] = (v if v.ndim == 2 else v[:, None]).to(DT)
+            return z
+        return self._newton(z, self._solve_cols, newton_steps, tol)
+
     def _newton(self, z: torch.Tensor, cols: list[int], steps: int, tol: float) -> torch.Tensor:
         z = z.clone()
         r_n = self.n_equations

@@ -49,7 +49,10 @@ def point_symmetries(equation: Equation, library: Library | None = None, *, cand
         library: coefficient library of the base fields (default degree-2 polynomials); ignored when
             ``candidates`` (an Action on the base (x, u), prolonged here, or an already prolonged one) is given.
         samples: jet points (N, dim) where the criterion is tested, e.g. the jets of solution data
-            (:func:`symlie.pde.jets_from_grid`) for an equation fitted to that data; default: ``n_samples``
+            (:func:`symlie.pde.jets_from_grid`) for an equation fitted to that data; they are first projected
+            onto the equation's surface (:meth:`Equation.project`: the ``solve_for`` coordinates replaced by
+            their value on the surface), because the criterion pr v (Delta) = 0 holds on Delta = 0 only and
+            noisy jets are off it (a scaling gives pr v (Delta) = c Delta there). Default: ``n_samples``
             random points of the equation surface (:meth:`Equation.sample`).
         n_samples: points of the equation surface (default 10 per candidate generator, at least 200).
         seed: seed of the surface samples.
@@ -70,7 +73,7 @@ def point_symmetries(equation: Equation, library: Library | None = None, *, cand
     else:
         raise TypeError(f"candidates: expected a symlie Action, got {type(candidates).__name__}")
     if samples is not None:
-        Z = equation.jet.check(samples, "samples")
+        Z = equation.project(equation.jet.check(samples, "samples"))
     else:
         n = max(200, SAMPLES_PER_CANDIDATE * cand.dim) if n_samples is None else check_int(n_samples, "n_samples", 1)
         Z = equation.sample(n, seed)
