@@ -41,6 +41,8 @@ from bench_point_symmetries import exp_library, sqrt_library  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 N_SAMPLES = 1000
+#: a second cut with the rule's floor raised to this (relative singular value), reported beside the default
+ALT_FLOOR = 1e-8
 
 
 def nkdv_fit_library():
@@ -91,7 +93,8 @@ def run(key: str, gen: str, make_eq, fit_lib, cand_lib, overrides: dict, noise: 
         cand = pde.point_symmetry_candidates(feq, cand_lib() if cand_lib else None)
         Zs = gj.Z[torch.randperm(gj.Z.shape[0], generator=torch.Generator().manual_seed(0))[:N_SAMPLES]]
         res = pde.point_symmetries(feq, candidates=cand, samples=Zs)
-    t_pipe = time.perf_counter() - t1
+        t_pipe = time.perf_counter() - t1
+        alt = pde.point_symmetries(feq, candidates=cand, samples=Zs, floor=ALT_FLOOR).dim
     known = len(eq.exact)
     try:
         angle = float(pde.angles_to_exact(res, eq, cand).max())
@@ -99,7 +102,8 @@ def run(key: str, gen: str, make_eq, fit_lib, cand_lib, overrides: dict, noise: 
         angle = float("nan")
     return {"case": key, "equation": eq.name, "noise": noise, "overrides": overrides, "fitted": fit.equations(), "fit_status": fit.status,
             "r2_val": getattr(fit, "r2_val", None), "found": res.dim, "known": known, "max_angle_rad": angle,
-            "gap": res.gap_ratio, "status": res.status, "generators": res.describe(),
+            "gap": res.gap_ratio, "status": res.status, "found_alt_floor": alt, "alt_floor": ALT_FLOOR,
+            "spectrum_tail": [float(v) for v in res.normalized_spectrum[-6:]], "generators": res.describe(),
             "seconds_pipeline": t_pipe, "seconds_data": t_gen,
             "warnings": sorted({type(w.message).__name__ for w in rec})}
 
@@ -131,19 +135,26 @@ def main(argv=None) -> int:
           f"STLSQ fit (threshold {args.threshold}), point symmetries of the fitted equation on {N_SAMPLES} data "
           f"jets. Angle: largest principal angle to the exact algebra in coefficient space. Pipeline: jets + fit + "
           f"discovery.", "",
-          "| equation | noise | fitted equation | found / known | largest angle (rad) | gap | pipeline | data |",
-          "|---|---|---|---|---|---|---|---|"]
+          "| equation | noise | fitted equation | found / known | largest angle (rad) | gap | found, floor 1e-8 | "
+          "pipeline | data |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         ang = "-" if r["max_angle_rad"] != r["max_angle_rad"] else f"{r['max_angle_rad']:.1e}"
         fitted = r["fitted"][0] + ("" if r["fit_status"] == "ok" else f" ({r['fit_status']})")
         md.append(f"| {r['equation']} | {r['noise']:g} | `{fitted}` | {r['found']} / {r['known']} | {ang} | "
-                  f"{r['gap']:.1e} | {fmt_s(r['seconds_pipeline'])} | {fmt_s(r['seconds_data'])} |")
+                  f"{r['gap']:.1e} | {r['found_alt_floor']} | {fmt_s(r['seconds_pipeline'])} | "
+                  f"{fmt_s(r['seconds_data'])} |")
     md += ["", "LieNLSD (peer, not installable here; from its committed generators, recomputed in the reference): "
            "right counts, largest angle 0.006-0.011 rad on KdV and 0.013-0.020 on Burgers, gap 16-24 on KdV, 6-12 s "
            "of discovery plus an untimed MLP fit; no nKdV / cKdV (its equation model has no t input).", "",
            f"nKdV: over LieNLSD's T = 2, e^(t/50) is within 1e-5 of a quadratic in t, so its features are nearly "
            f"dependent on the polynomial ones and spurious directions appear (7 found, gap 35); its window is "
            f"stretched to T = 40 (dt 0.04, same 1000 steps): {NKDV_WINDOW}.", "",
+           "cKdV with noise: the fitted damping coefficient (-0.496 at 0.1 %) is not exactly -1/2, and the boost "
+           "sqrt(t+1) d/dx + (t+1)^(-1/2)/2 d/du is an exact symmetry only at -1/2: for the fitted equation it is a "
+           "near-symmetry (relative singular value ~1e-9, see spectrum_tail in the JSON), below a gap of ~700 from "
+           "the broken directions but above the round-off ones, and the default rule cuts at the larger gap under "
+           "it. The column 'found, floor 1e-8' is the same spectrum cut with the floor raised: a missed target of "
+           "the default rule on noisy data, not hidden.", "",
            "Noise: third derivatives of noisy data are the weak link; where the fitted equation is wrong (a poor fit "
            "is flagged by its status), the symmetries found are those of the wrong equation."]
     (args.out / "point_symmetries_data.md").write_text("\n".join(md) + "\n")

@@ -49,7 +49,7 @@ def plot_spectrum(result, path) -> Path:
     name = result.identification.get("name") or "unidentified"
     gap = result.gap_ratio
     gtxt = "-" if math.isnan(gap) else ("inf" if math.isinf(gap) else f"{gap:.3g}")
-    ax.set_title(f"{result.candidates.name}: found {name} (dim {result.dim}), gap {gtxt}", fontsize=9)
+    ax.set_title(f"{result.candidates_name}: found {name} (dim {result.dim}), gap {gtxt}", fontsize=9)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
@@ -60,8 +60,9 @@ def plot_spectrum(result, path) -> Path:
 
 
 def plot_generators(result, path, max_generators: int = 12) -> Path | None:
-    """Heat maps of the discovered generators (up to ``max_generators``); None when nothing was found."""
-    if result.dim == 0:
+    """Heat maps of the discovered generators (up to ``max_generators``); None when nothing was found or the
+    generators are not matrices (vector fields are listed in the report as formulas instead)."""
+    if result.dim == 0 or result.candidates is None:
         return None
     plt = _pyplot()
     G = result.generators[:max_generators].numpy()

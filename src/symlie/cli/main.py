@@ -113,7 +113,40 @@ def _parser() -> argparse.ArgumentParser:
     p2.add_argument("--threshold", type=_float_flag(0.0), help="SINDy threshold >= 0 (--sindy only; default 0.05)")
     p2.add_argument("--drop-nan", action="store_true", help="drop rows with NaN/Inf instead of refusing them")
     p2.add_argument("--json", action="store_true", help="print the result as JSON")
+    _pde_parser(sub, seed)
     return p
+
+
+def _pde_parser(sub, seed) -> None:
+    q = sub.add_parser("pde", help="differential equations: generate solution data, find Lie point symmetries",
+                       description="Lie point symmetries of PDEs as the nullspace of the prolonged Lie derivative.")
+    qs = q.add_subparsers(dest="pde_command", metavar="PDE_COMMAND")
+    g = qs.add_parser("generate", help="solutions of a built-in PDE (ETDRK4 / Cole-Hopf), saved to HDF5",
+                      description="Solutions on a periodic grid, generated here (nothing is downloaded).")
+    g.add_argument("equation", choices=["kdv", "ks", "burgers", "heat", "nkdv", "ckdv"], help="the equation")
+    g.add_argument("--trajectories", type=_int_flag(1), default=10, help="number of solutions (default 10)")
+    g.add_argument("--preset", choices=["ko", "lienlsd"], default="lienlsd",
+                   help="grid and initial conditions of Ko et al. or LieNLSD (default lienlsd)")
+    g.add_argument("--seed", type=seed, default=0, help="seed of the initial conditions (default 0)")
+    g.add_argument("--out", required=True, help="output .h5 file (float32 values, parameters as attributes)")
+    y = qs.add_parser("symmetries", help="the Lie point symmetries of a built-in equation or of solution data",
+                      description="Fields tau d/dt + xi d/dx + phi d/du with coefficients in a polynomial library, "
+                                  "prolonged; from a built-in equation (--equation) or from data (FILE: jets, a "
+                                  "sparse equation fit, then the symmetries of the fitted equation).")
+    src = y.add_mutually_exclusive_group(required=True)
+    src.add_argument("file", nargs="?", metavar="FILE", help="solutions saved by 'symlie pde generate' (.h5)")
+    src.add_argument("--equation", choices=["kdv", "ks", "burgers", "heat", "nkdv", "ckdv"],
+                     help="a built-in equation instead of data")
+    y.add_argument("--library", default="poly:2", help="coefficient library of the fields: poly:DEGREE (default "
+                                                        "poly:2, 30 unknowns)")
+    y.add_argument("--degree", type=_int_flag(1), default=2, help="degree of the jet library of the equation fit "
+                                                                   "(data only; default 2)")
+    y.add_argument("--threshold", type=_float_flag(0.0), default=0.05,
+                   help="STLSQ threshold of the equation fit (data only; default 0.05)")
+    y.add_argument("--samples", type=_int_flag(10), default=1000, help="jet points used (default 1000)")
+    y.add_argument("--seed", type=seed, default=0, help="seed of the samples (default 0)")
+    y.add_argument("--json", action="store_true", help="print the result as JSON")
+    y.add_argument("--out", help="write a report folder (symmetry.json, report.md, spectrum plot)")
 
 
 def _fail(cmd: str, msg, code: int) -> int:
@@ -378,7 +411,86 @@ def _discover(args) -> int:
     return 0
 
 
-_COMMANDS = {"demo": _demo, "discover": _discover, "enforce": _enforce, "promote": _promote}
+def _pde(args) -> int:
+    cmd = "pde"
+    if args.pde_command is None:
+        return _fail(cmd, "expected a PDE_COMMAND: generate or symmetries (symlie pde --help)", 2)
+    if args.pde_command == "generate":
+        from ..datasets import generate, save_h5
+        from ..utils.files import check_out_file
+        out = check_out_file(args.out, "--out", suffix=".h5")
+        sol = generate(args.equation, args.trajectories, preset=args.preset, seed=args.seed)
+        save_h5(sol, out)
+        print(f"saved {args.trajectories} {args.equation} solution(s) {tuple(sol.u.shape)} to {out}")
+        return 0
+    return _pde_symmetries(args)
+
+
+def _pde_symmetries(args) -> int:
+    import json
+
+    import torch
+
+    from .. import pde
+    from ..library import PolynomialLibrary
+    cmd = "pde symmetries"
+    lib_spec = args.library
+    if not lib_spec.startswith("poly:") or not lib_spec[5:].isdigit() or int(lib_spec[5:]) < 0:
+        return _fail(cmd, f"--library {lib_spec!r}: expected poly:DEGREE, e.g. poly:2", 2)
+    library = PolynomialLibrary(int(lib_spec[5:]))
+    if args.out:
+        from ..io import check_out_dir
+        check_out_dir(args.out, "--out")
+    fitted = None
+    if args.equation:
+        eq = pde.BUILTIN[args.equation]()
+        cand = pde.point_symmetry_candidates(eq, library)
+        res = pde.point_symmetries(eq, candidates=cand, n_samples=args.samples, seed=args.seed)
+        title = f"symlie pde symmetries: {eq.name}"
+    else:
+        from pathlib import Path
+
+        from ..datasets import load_h5
+        if not Path(args.file).is_file():
+            return _fail(cmd, f"FILE: {args.file!r} does not exist", 2)
+        sol = load_h5(args.file)
+        names = {"kdv": pde.kdv, "ks": pde.kuramoto_sivashinsky, "burgers": pde.burgers, "heat": pde.heat,
+                 "nkdv": pde.nkdv, "ckdv": pde.ckdv}
+        order = pde.BUILTIN[sol.equation]().jet.order if sol.equation in names else 3
+        jet = pde.JetSpace(("t", "x"), ("u",), order)
+        jets = pde.jets_from_grid(sol.u, sol.t, sol.x, jet, method="spectral", periodic=True,
+                                  n_points=max(20 * args.samples, 5000), seed=args.seed)
+        fitted = pde.fit_equation(jets, jet, degree=args.degree, threshold=args.threshold, seed=args.seed)
+        eq = fitted.to_equation(f"fitted to {args.file}")
+        cand = pde.point_symmetry_candidates(eq, library)
+        idx = torch.randperm(jets.Z.shape[0], generator=torch.Generator().manual_seed(args.seed))[: args.samples]
+        res = pde.point_symmetries(eq, candidates=cand, samples=jets.Z[idx])
+        title = f"symlie pde symmetries: {args.file}"
+    gens = res.describe()
+    if args.out:
+        from ..report import write_report
+        notes = [f"equation: {fitted.equations()[0]} (fitted; validation R^2 {fitted.r2_val:.6f}, status "
+                 f"{fitted.status})" if fitted is not None else f"equation: {eq.name}",
+                 "generators (reduced row echelon basis): " + "; ".join(gens)]
+        rep = write_report(res, args.out, title=title, notes=notes)
+        if not args.json:
+            print(f"report: {rep['markdown']}")
+    if args.json:
+        d = res.to_dict()
+        d["equation"] = fitted.equations()[0] if fitted is not None else eq.name
+        d["generators"] = gens
+        print(json.dumps(d))
+        return 0
+    if fitted is not None:
+        print(f"fitted: {fitted.equations()[0]}  (validation R^2 {fitted.r2_val:.6f}, {fitted.status})")
+    print(res.summary())
+    print("generators:")
+    for g_ in gens:
+        print(f"  {g_}")
+    return 0
+
+
+_COMMANDS = {"demo": _demo, "discover": _discover, "enforce": _enforce, "promote": _promote, "pde": _pde}
 
 
 def main(argv: list[str] | None = None) -> int:
