@@ -29,7 +29,7 @@ from .discovery import SymmetryResult, discover, discover_manifold
 from .promote import (NuclearNormPenalty, PromoteResult, layer_operator,
                       solve_promote)
 from .models import SymmetricRegressor, SymmetricSINDy, discover_data
-from . import datasets, metrics, nn, testing, utils
+from . import datasets, metrics, nn, pde, testing, utils
 
 __all__ = [
     "__version__",
@@ -63,5 +63,5 @@ __all__ = [
     # promote
     "NuclearNormPenalty", "solve_promote", "PromoteResult", "InfeasibleError", "ConvergenceWarning", "layer_operator",
     # submodules
-    "nn", "metrics", "datasets", "utils", "testing",
+    "nn", "pde", "metrics", "datasets", "utils", "testing",
 ]
