@@ -41,3 +41,4 @@ def test_readme_examples_run(capsys):
     assert "gl(300): 90000 generators of 300x300 needs about 454 GB" in out   # refused before allocating
     assert "4 ['d/dt', 't d/dt + 0.333 x d/dx - 0.667 u d/du', 'd/dx', 't d/dx + d/du']" in out   # pde: KdV
     assert "\n8\n" in out                                                                        # pde: y'' = 0
+    assert "['u_t = -1.000 u_xxx - 1.000 u u_x'] 1" in out                                      # pde: enforced fit
