@@ -17,7 +17,9 @@ def test_generate_then_symmetries_from_data(tmp_path, capsys):
     assert main(["pde", "symmetries", str(f), "--samples", "400", "--json", "--out", str(tmp_path / "rep")]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["equation"] == "u_t = -1.000 u_xxx - 1.000 u u_x"
-    assert d["generators"] == ["d/dt", "t d/dt + 0.333 x d/dx - 0.667 u d/du", "d/dx", "t d/dx + d/du"]
+    assert d["generators"] == ["d/dt", "t d/dt + 0.333 x d/dx - 0.667 u d/du",
+                               "d/dx", "t d/dx + d/du"]
+    assert d["max_angle_to_known_rad"] < 1e-5                    # against KdV's exact algebra
     assert (tmp_path / "rep" / "report.md").is_file()
     assert "t d/dx + d/du" in (tmp_path / "rep" / "report.md").read_text()
 
@@ -26,6 +28,7 @@ def test_symmetries_of_a_builtin_equation(capsys):
     assert main(["pde", "symmetries", "--equation", "burgers"]) == 0
     out = capsys.readouterr().out
     assert "5 of 30 generators" in out and "t^2 d/dt + t x d/dx + (x - t u) d/du" in out
+    assert "largest principal angle to the known algebra of viscous Burgers" in out
 
 
 @pytest.mark.parametrize("argv, code, msg", [

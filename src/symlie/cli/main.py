@@ -442,6 +442,7 @@ def _pde_symmetries(args) -> int:
         from ..io import check_out_dir
         check_out_dir(args.out, "--out")
     fitted = None
+    sol = None
     if args.equation:
         eq = pde.BUILTIN[args.equation]()
         cand = pde.point_symmetry_candidates(eq, library)
@@ -467,11 +468,27 @@ def _pde_symmetries(args) -> int:
         res = pde.point_symmetries(eq, candidates=cand, samples=jets.Z[idx])
         title = f"symlie pde symmetries: {args.file}"
     gens = res.describe()
+    reference = None
+    if args.equation:
+        reference = pde.BUILTIN[args.equation]()
+    elif sol is not None and sol.equation in pde.BUILTIN:
+        nu = sol.params.get("nu")
+        reference = pde.BUILTIN[sol.equation](nu) if sol.equation in ("burgers", "heat") and nu else \
+            pde.BUILTIN[sol.equation]()
+    angle = None
+    if reference is not None and reference.exact:
+        try:
+            angles = pde.angles_to_exact(res, reference, cand)
+            angle = float(angles.max()) if angles.numel() else 0.0
+        except SymlieError:                                   # a known generator outside this library
+            angle = None
+    angle_line = (f"largest principal angle to the known algebra of {reference.name} ({len(reference.exact)} "
+                  f"generators): {angle:.2e} rad" if angle is not None and reference is not None else None)
     if args.out:
         from ..report import write_report
         notes = [f"equation: {fitted.equations()[0]} (fitted; validation R^2 {fitted.r2_val:.6f}, status "
                  f"{fitted.status})" if fitted is not None else f"equation: {eq.name}",
-                 "generators (reduced row echelon basis): " + "; ".join(gens)]
+                 "generators (reduced row echelon basis): " + "; ".join(gens)] + ([angle_line] if angle_line else [])
         rep = write_report(res, args.out, title=title, notes=notes)
         if not args.json:
             print(f"report: {rep['markdown']}")
@@ -479,6 +496,7 @@ def _pde_symmetries(args) -> int:
         d = res.to_dict()
         d["equation"] = fitted.equations()[0] if fitted is not None else eq.name
         d["generators"] = gens
+        d["max_angle_to_known_rad"] = angle
         print(json.dumps(d))
         return 0
     if fitted is not None:
@@ -487,6 +505,8 @@ def _pde_symmetries(args) -> int:
     print("generators:")
     for g_ in gens:
         print(f"  {g_}")
+    if angle_line:
+        print(angle_line)
     return 0
 
 
