@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -26,7 +25,7 @@ import numpy as np
 import torch
 
 from .utils.errors import DataError, SymlieError
-from .utils.files import check_out_file, check_parent, write_npz  # noqa: F401 - re-exported (io is the CLI face)
+from .utils.files import check_out_file, check_parent, temporary_name, write_npz  # noqa: F401 - re-exported
 
 __all__ = ["Table", "load_table", "DataError", "SelectionError", "check_out_file", "write_npz", "check_out_dir",
            "staged_dir", "is_report_dir"]
@@ -267,7 +266,7 @@ def _swap_in(tmp: Path, target: Path, name: str) -> None:
     for _ in range(10):
         old = None
         if target.exists() or target.is_symlink():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+            old = temporary_name(target, "old")
             try:
                 os.rename(target, old)
             except FileNotFoundError:                    # another writer moved it away just now
@@ -295,7 +294,7 @@ def staged_dir(path, name: str = "out_dir") -> Iterator[Path]:
     ``path`` (checked with :func:`check_out_dir`); on success the temporary folder replaces ``path`` entirely
     (no stale files of a previous report remain), on an error it is deleted and ``path`` is left as it was."""
     target = check_out_dir(path, name)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    tmp = temporary_name(target)
     try:
         os.mkdir(tmp)
     except OSError as exc:

@@ -49,3 +49,9 @@ def test_corrupt_data_file_exits_1(tmp_path, capsys):
     assert main(["pde", "symmetries", str(f)]) == 1
     err = capsys.readouterr().err
     assert "bad.h5" in err and "Traceback" not in err
+
+
+def test_the_command_line_lists_every_builtin_equation():
+    from symlie import pde
+    from symlie.cli.main import PDE_EQUATIONS
+    assert sorted(PDE_EQUATIONS) == sorted(pde.BUILTIN)

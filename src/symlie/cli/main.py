@@ -15,6 +15,8 @@ from .. import __version__
 from ..utils.errors import ResourceError, SymlieError
 
 DEMO_OUT = "symlie-demo-report"
+#: the built-in equations (symlie.pde.BUILTIN, which is not imported at parse time to keep --help fast)
+PDE_EQUATIONS = ["kdv", "ks", "burgers", "heat", "nkdv", "ckdv"]
 SEED_MAX = 2 ** 63 - 1
 
 
@@ -123,7 +125,7 @@ def _pde_parser(sub, seed) -> None:
     qs = q.add_subparsers(dest="pde_command", metavar="PDE_COMMAND")
     g = qs.add_parser("generate", help="solutions of a built-in PDE (ETDRK4 / Cole-Hopf), saved to HDF5",
                       description="Solutions on a periodic grid, generated here (nothing is downloaded).")
-    g.add_argument("equation", choices=["kdv", "ks", "burgers", "heat", "nkdv", "ckdv"], help="the equation")
+    g.add_argument("equation", choices=PDE_EQUATIONS, help="the equation")
     g.add_argument("--trajectories", type=_int_flag(1), default=10, help="number of solutions (default 10)")
     g.add_argument("--preset", choices=["ko", "lienlsd"], default="lienlsd",
                    help="grid and initial conditions of Ko et al. or LieNLSD (default lienlsd)")
@@ -135,7 +137,7 @@ def _pde_parser(sub, seed) -> None:
                                   "sparse equation fit, then the symmetries of the fitted equation).")
     src = y.add_mutually_exclusive_group(required=True)
     src.add_argument("file", nargs="?", metavar="FILE", help="solutions saved by 'symlie pde generate' (.h5)")
-    src.add_argument("--equation", choices=["kdv", "ks", "burgers", "heat", "nkdv", "ckdv"],
+    src.add_argument("--equation", choices=PDE_EQUATIONS,
                      help="a built-in equation instead of data")
     y.add_argument("--library", default="poly:2", help="coefficient library of the fields: poly:DEGREE (default "
                                                         "poly:2, 30 unknowns)")
@@ -455,9 +457,7 @@ def _pde_symmetries(args) -> int:
         if not Path(args.file).is_file():
             return _fail(cmd, f"FILE: {args.file!r} does not exist", 2)
         sol = load_h5(args.file)
-        names = {"kdv": pde.kdv, "ks": pde.kuramoto_sivashinsky, "burgers": pde.burgers, "heat": pde.heat,
-                 "nkdv": pde.nkdv, "ckdv": pde.ckdv}
-        order = pde.BUILTIN[sol.equation]().jet.order if sol.equation in names else 3
+        order = pde.BUILTIN[sol.equation]().jet.order if sol.equation in pde.BUILTIN else 3
         jet = pde.JetSpace(("t", "x"), ("u",), order)
         jets = pde.jets_from_grid(sol.u, sol.t, sol.x, jet, method="spectral", periodic=True,
                                   n_points=max(20 * args.samples, 5000), seed=args.seed)

@@ -76,10 +76,7 @@ as float64, and every entry of ``params`` as a root attribute, with ``format = "
 """
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +86,7 @@ import numpy as np
 import torch
 
 from ..utils.errors import BlowUpWarning, DataError, SymlieError
+from ..utils.files import atomic_file
 from ..utils.progress import progress
 from ..utils.resources import call_limit, check_memory
 from ..utils.validation import as_tensor, check_int, make_generator
@@ -736,35 +734,27 @@ def save_h5(solution: PDESolution, path) -> Path:
     p = Path(path)
     if p.is_dir():
         raise SymlieError(f"path {str(p)!r}: is a folder; expected a file name")
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.create_dataset("u", data=solution.u.detach().cpu().numpy().astype(np.float32))
-            f.create_dataset("t", data=solution.t.detach().cpu().numpy().astype(np.float64))
-            f.create_dataset("x", data=solution.x.detach().cpu().numpy().astype(np.float64))
-            f.attrs["format"] = _FORMAT
-            f.attrs["format_version"] = _FORMAT_VERSION
-            f.attrs["equation"] = solution.equation
-            names = []
-            for k, v in solution.params.items():
-                if k in ("format", "format_version", "param_names"):
-                    continue
-                try:
-                    if not isinstance(v, (bool, int, float, str, list, tuple, np.generic)):
-                        raise TypeError(type(v).__name__)
-                    f.attrs[k] = np.asarray(v, dtype=np.float64) if isinstance(v, (list, tuple)) else v
-                except (TypeError, ValueError) as exc:
-                    raise SymlieError(f"solution: params[{k!r}] = {v!r} cannot be stored as an HDF5 attribute "
-                                      f"({exc}); use numbers, strings, booleans or lists of numbers") from None
-                names.append(k)
-            f.attrs["param_names"] = np.array(names, dtype=h5py.string_dtype())
-            f.attrs["equation"] = solution.equation
-        os.replace(tmp, p)
-    except OSError as exc:
-        raise SymlieError(f"path {str(p)!r}: cannot write the file ({exc})") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    with atomic_file(p, "path") as tmp, h5py.File(tmp, "w") as f:
+        f.create_dataset("u", data=solution.u.detach().cpu().numpy().astype(np.float32))
+        f.create_dataset("t", data=solution.t.detach().cpu().numpy().astype(np.float64))
+        f.create_dataset("x", data=solution.x.detach().cpu().numpy().astype(np.float64))
+        f.attrs["format"] = _FORMAT
+        f.attrs["format_version"] = _FORMAT_VERSION
+        f.attrs["equation"] = solution.equation
+        names = []
+        for k, v in solution.params.items():
+            if k in ("format", "format_version", "param_names"):
+                continue
+            try:
+                if not isinstance(v, (bool, int, float, str, list, tuple, np.generic)):
+                    raise TypeError(type(v).__name__)
+                f.attrs[k] = np.asarray(v, dtype=np.float64) if isinstance(v, (list, tuple)) else v
+            except (TypeError, ValueError) as exc:
+                raise SymlieError(f"solution: params[{k!r}] = {v!r} cannot be stored as an HDF5 attribute "
+                                  f"({exc}); use numbers, strings, booleans or lists of numbers") from None
+            names.append(k)
+        f.attrs["param_names"] = np.array(names, dtype=h5py.string_dtype())
+        f.attrs["equation"] = solution.equation
     return p
 
 

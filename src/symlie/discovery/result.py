@@ -22,6 +22,7 @@ from ..lie.identify import Identification, identify_algebra, identify_structure
 from ..linalg import (Nullspace, RankRule, echelon_basis, largest_gap, nullspace_from_spectrum, singular_spectrum,
                       subspace_distance)
 from ..utils.errors import UnderdeterminedWarning
+from ..utils.files import atomic_file
 from ..utils.serialization import fmt_value, from_json, json_float, jsonable
 from ..utils.validation import SymlieError, as_tensor
 
@@ -420,14 +421,12 @@ class SymmetryResult:
 
     def save(self, path) -> Path:
         """Write :meth:`to_dict` as JSON to ``path`` (through a temporary file renamed into place, so an
-        interrupted save never leaves a truncated file); returns the path."""
-        import os
-
+        interrupted save never leaves a truncated file; :func:`symlie.utils.files.atomic_file`); returns the
+        path."""
         path = Path(path)
         text = json.dumps(self.to_dict(), indent=1)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        with atomic_file(path, "path") as tmp:
+            tmp.write_text(text, encoding="utf-8")
         return path
 
     @classmethod

@@ -6,12 +6,13 @@ import contextlib
 import os
 import uuid
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
 from .errors import SymlieError
 
-__all__ = ["check_parent", "check_out_file", "write_npz"]
+__all__ = ["check_parent", "check_out_file", "temporary_name", "atomic_file", "write_npz"]
 
 
 def check_parent(path: Path, name: str, shown=None) -> None:
@@ -40,21 +41,35 @@ def check_out_file(path, name: str = "path", suffix: str = ".npz") -> Path:
     return p
 
 
-def write_npz(path, arrays: dict, *, name: str = "path") -> Path:
-    """Write ``arrays`` to ``path`` (``.npz`` appended if missing) atomically: into a temporary file in the same
-    folder, then renamed over the target, so a reader sees the old file or the new one, never a part.
-    Returns the path written."""
-    p = check_out_file(path, name)
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+def temporary_name(target: Path, kind: str = "tmp") -> Path:
+    """A hidden sibling of ``target`` unique to this process and call: ``.NAME.tmp-PID-XXXXXXXX``."""
+    return target.with_name(f".{target.name}.{kind}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+@contextlib.contextmanager
+def atomic_file(target, name: str = "path") -> Iterator[Path]:
+    """Context manager for writing one file atomically: yields a temporary path next to ``target`` to write to;
+    on success it is renamed over ``target`` (a reader sees the old file or the new one, never a part), on any
+    error it is deleted. An ``OSError`` (missing or read-only folder, full disk) becomes a :class:`SymlieError`
+    naming ``name`` and the file."""
+    target = Path(target)
+    tmp = temporary_name(target)
     try:
-        with open(tmp, "xb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
+        yield tmp
+        os.replace(tmp, target)
     except OSError as exc:
-        raise SymlieError(f"{name} {str(p)!r}: cannot write the file ({exc.strerror or exc})") from None
+        raise SymlieError(f"{name} {str(target)!r}: cannot write the file ({exc.strerror or exc})") from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def write_npz(path, arrays: dict, *, name: str = "path") -> Path:
+    """Write ``arrays`` to ``path`` (``.npz`` appended if missing) atomically (:func:`atomic_file`). Returns the
+    path written."""
+    p = check_out_file(path, name)
+    with atomic_file(p, name) as tmp, open(tmp, "xb") as fh:
+        np.savez(fh, **arrays)
+        fh.flush()
+        os.fsync(fh.fileno())
     return p
