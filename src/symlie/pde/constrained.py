@@ -29,7 +29,7 @@ from ..lie.actions import Action
 from ..linalg import RankRule, nullspace
 from ..utils.errors import InfeasibleError, SymlieError
 from ..utils.validation import check_int, make_generator
-from .fit import FittedEquation, _check_features, _check_Z, _r2, _rel, _split
+from .fit import FittedEquation, _check_features, _check_Z, _score, _split
 from .jets import JetSpace
 from .prolong import prolong
 
@@ -141,11 +141,5 @@ def fit_symmetric_equation(Z, jet: JetSpace, generators: Action, *, target: str 
                          options={"n_free": int(N.shape[1]), "n_constraint_points": n_pts,
                                   "constraint_spectrum": ns.singular_values.tolist(), "rule": ns.rule,
                                   "generators": generators.dim})
-    with torch.no_grad():
-        p = res.rhs(Zt[tr])
-        res.r2_train, res.rel_err_train = _r2(y, p), _rel(y, p)
-        if va.shape[0]:
-            yv, pv = Zt[va, ycol], res.rhs(Zt[va])
-            res.r2_val, res.rel_err_val = _r2(yv, pv), _rel(yv, pv)
-    res.ranges = {n: (float(lo[c]), float(hi[c])) for c, n in enumerate(jet.names) if float(hi[c]) > float(lo[c])}
+    _score(res, Zt, tr, va)
     return res

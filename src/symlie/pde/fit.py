@@ -410,16 +410,23 @@ def fit_equation(Z, jet: JetSpace, *, target: str = "u_t", library: Library | No
     res = FittedEquation(jet, target, feats, method, coef, support, names, lib, net, r2_train=0.0,
                          r2_val=math.nan, rel_err_train=0.0, rel_err_val=math.nan, n_train=int(tr.shape[0]),
                          n_val=int(va.shape[0]), options=options)
+    _score(res, Zt, tr, va)
+    _status(res, rank, n_free, min_r2)
+    return res
+
+
+def _score(res: FittedEquation, Zt: torch.Tensor, tr: torch.Tensor, va: torch.Tensor) -> None:
+    """Fill in the train / validation R^2 and relative errors of ``res`` on the rows ``tr`` / ``va`` of the jet
+    points Zt, and the data ranges (the default sampling domain of :meth:`FittedEquation.to_equation`)."""
+    ycol = res.jet.coordinate(res.target)
     with torch.no_grad():
-        p = res.rhs(Zt[tr])
+        y, p = Zt[tr, ycol], res.rhs(Zt[tr])
         res.r2_train, res.rel_err_train = _r2(y, p), _rel(y, p)
         if va.shape[0]:
             yv, pv = Zt[va, ycol], res.rhs(Zt[va])
             res.r2_val, res.rel_err_val = _r2(yv, pv), _rel(yv, pv)
     lo, hi = Zt.min(0).values, Zt.max(0).values
-    res.ranges = {n: (float(lo[c]), float(hi[c])) for c, n in enumerate(jet.names) if float(hi[c]) > float(lo[c])}
-    _status(res, rank, n_free, min_r2)
-    return res
+    res.ranges = {n: (float(lo[c]), float(hi[c])) for c, n in enumerate(res.jet.names) if float(hi[c]) > float(lo[c])}
 
 
 def _status(res: FittedEquation, rank: int, n_free: int, min_r2: float) -> None:
