@@ -12,9 +12,9 @@ from .constraints import (default_n_constraint_points, invariance_constraints, l
 from .core import lie_bracket, lie_derivative, lie_derivative_dynamics, transform
 from .fields import grid_coordinates, grid_gradient, lie_derivative_grid
 from .linear import lie_derivative_linear
-from .operator import LieOperator
+from .operator import AffineOperator, LieOperator
 
 __all__ = ["lie_derivative", "lie_derivative_linear", "lie_derivative_dynamics", "lie_bracket", "transform",
-           "lie_derivative_grid", "grid_coordinates", "grid_gradient", "LieOperator", "invariance_constraints",
-           "linear_map_lie_derivative", "linear_model_constraints", "linear_model_nullspace",
+           "lie_derivative_grid", "grid_coordinates", "grid_gradient", "LieOperator", "AffineOperator",
+           "invariance_constraints", "linear_map_lie_derivative", "linear_model_constraints", "linear_model_nullspace",
            "default_n_constraint_points"]

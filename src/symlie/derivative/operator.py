@@ -25,7 +25,7 @@ from ..utils.resources import check_memory
 from ..utils.validation import as_tensor, check_int, check_weights
 from .constraints import constraint_points, default_n_constraint_points, linear_model_constraints
 
-__all__ = ["LieOperator"]
+__all__ = ["LieOperator", "AffineOperator"]
 
 DT = torch.float64
 
@@ -179,6 +179,7 @@ class LieOperator:
             self.structured = False
             self.rows = N * n_out
         self._K: np.ndarray | None = None
+        self.offset: np.ndarray | None = None                            # S(W) is linear in W
 
     # -- the linear map ---------------------------------------------------------------------------
 
@@ -282,3 +283,85 @@ class LieOperator:
     def __repr__(self) -> str:
         return (f"LieOperator({self.library!r}, {self.action.name}, q={self.q}, rows={self.rows}, P={self.P}, "
                 f"{'structured' if self.structured else 'dense'})")
+
+
+class AffineOperator:
+    """An assembled affine operator W -> S(W) = T(vec W) - B (rows, q) with the interface of
+    :class:`LieOperator` (``apply`` / ``adjoint`` / ``gram`` / ``matrix``), for constraints that are affine in the
+    parameters: the symmetry condition of an equation u_t = F_W on its surface, column j the criterion
+    pr v_j (u_t - F_W) at the points, has a part that does not involve W (the prolonged coefficient of u_t).
+
+    ``adjoint`` is the transpose of the linear part T; ``offset`` is B.
+
+    Args:
+        T: (q, rows, P) float64, column j of the linear part is T[j] @ vec(W) (vec row-major, P = n_out D).
+        offset: (rows, q) B, or None (a linear operator).
+        action: the candidate family (q generators) whose coefficients the columns are.
+        points: (N, n) points of the action's space the rows came from (closure checks of the kept algebra).
+        n_out: outputs of the model (P = n_out D).
+        reference: the scale the kept-algebra rank rule is relative to (with the largest singular value).
+    """
+
+    def __init__(self, T, offset, action, points, *, n_out: int = 1, reference: float = 0.0):
+        Tt = as_tensor(T, "T", ndim=3, dtype=DT)
+        q, rows, P = Tt.shape
+        if q == 0 or rows == 0 or P == 0:
+            raise ValueError(f"T: expected a non-empty (q, rows, P) tensor, got shape {tuple(Tt.shape)}")
+        self.n_out = check_int(n_out, "n_out", 1)
+        if P % self.n_out:
+            raise ValueError(f"T: P = {P} parameters are not a multiple of n_out = {self.n_out}")
+        if getattr(action, "dim", None) != q:
+            raise ValueError(f"action: expected a family of q = {q} generators, got "
+                             f"{getattr(action, 'dim', type(action).__name__)}")
+        self._T = Tt.numpy()
+        self.offset = None if offset is None else as_tensor(offset, "offset", ndim=2, dtype=DT).numpy()
+        if self.offset is not None and self.offset.shape != (rows, q):
+            raise ValueError(f"offset: expected shape ({rows}, {q}), got {self.offset.shape}")
+        self.action = action
+        self.points = as_tensor(points, "points", ndim=2, dtype=DT)
+        self.q, self.rows, self.P, self.D = q, rows, P, P // self.n_out
+        self.structured = False
+        self.reference = float(reference)
+        self._K: np.ndarray | None = None
+
+    def _as_W(self, W) -> np.ndarray:
+        W = W.detach().numpy() if isinstance(W, torch.Tensor) else np.asarray(W, dtype=float)
+        if W.size != self.P:
+            raise ValueError(f"W: expected {self.P} coefficients (n_out={self.n_out} x D={self.D}), "
+                             f"got shape {W.shape}")
+        return W.reshape(self.n_out, self.D)
+
+    def apply(self, W) -> np.ndarray:
+        """S(W) = T(W) - B (rows, q)."""
+        S = np.einsum("jrp,p->rj", self._T, self._as_W(W).reshape(-1))
+        return S if self.offset is None else S - self.offset
+
+    def adjoint(self, Z) -> np.ndarray:
+        """T^T(Z) (n_out, D), the transpose of the linear part."""
+        return np.einsum("jrp,rj->p", self._T, np.asarray(Z, dtype=float)).reshape(self.n_out, self.D)
+
+    def gram(self) -> np.ndarray:
+        """K (P, P) = T^T T (cached)."""
+        if self._K is None:
+            T2 = self._T.reshape(-1, self.P)
+            self._K = T2.T @ T2
+        return self._K
+
+    def matrix(self) -> torch.Tensor:
+        """The linear part T (q, rows, P)."""
+        return torch.from_numpy(self._T.copy())
+
+    def singular_values(self, W) -> torch.Tensor:
+        """(q,) singular values of S(W), descending."""
+        s = np.linalg.svd(self.apply(W), compute_uv=False)
+        return torch.from_numpy(np.concatenate([s, np.zeros(self.q - s.size)]))
+
+    def nuclear_norm(self, W) -> float:
+        return float(self.singular_values(W).sum())
+
+    def scale(self, W) -> float:
+        return self.reference
+
+    def __repr__(self) -> str:
+        return (f"AffineOperator({getattr(self.action, 'name', type(self.action).__name__)}, q={self.q}, "
+                f"rows={self.rows}, P={self.P}{', affine' if self.offset is not None else ''})")

@@ -18,22 +18,21 @@ and only c is fitted by least squares on the data -- fewer unknowns, hence fewer
 """
 from __future__ import annotations
 
-import copy
 import math
 from typing import Sequence
 
 import torch
 
 from ..library import Library, PolynomialLibrary
-from ..lie.actions import Action
+from ..lie.actions import Action, LibraryAction
 from ..linalg import RankRule, nullspace
 from ..utils.errors import InfeasibleError, SymlieError
 from ..utils.validation import check_int, make_generator
-from .fit import FittedEquation, _check_features, _check_Z, _score, _split
+from .fit import EquationDesign, FittedEquation, equation_design
 from .jets import JetSpace
 from .prolong import prolong
 
-__all__ = ["fit_symmetric_equation", "symmetry_constraints"]
+__all__ = ["fit_symmetric_equation", "symmetry_constraints", "evolution_candidates", "box_points"]
 
 DT = torch.float64
 
@@ -96,23 +95,13 @@ def fit_symmetric_equation(Z, jet: JetSpace, generators: Action, *, target: str 
     Raises:
         InfeasibleError: no equation in the library has these symmetries (inconsistent constraints).
     """
-    if not isinstance(jet, JetSpace):
-        raise TypeError(f"jet: expected a symlie.pde.JetSpace, got {type(jet).__name__}")
     if not isinstance(generators, Action):
         raise TypeError(f"generators: expected a symlie Action on (x, u), got {type(generators).__name__}")
-    feats = _check_features(jet, target, features)
-    Zt = _check_Z(Z, jet)
-    lib = PolynomialLibrary(check_int(degree, "degree", 1)) if library is None else copy.deepcopy(library)
-    if not isinstance(lib, Library):
-        raise TypeError(f"library: expected a symlie Library, got {type(lib).__name__}")
-    cols = [jet.coordinate(n) for n in feats]
-    ycol = jet.coordinate(target)
-    lib.fit(Zt[:1, cols])
-    D = lib.n_output_features(len(cols))
+    des = equation_design(Z, jet, target=target, library=library, features=features, degree=degree,
+                          val_fraction=val_fraction, seed=seed)
+    lib, feats, D = des.library, des.features, des.n_features
     n_pts = 3 * D if n_constraint_points is None else check_int(n_constraint_points, "n_constraint_points", 1)
-    lo, hi = Zt.min(0).values, Zt.max(0).values
-    g = make_generator(seed)
-    P = lo + (hi - lo) * torch.rand(n_pts, jet.dim, generator=g, dtype=DT)
+    P = box_points(des, n_pts, seed)
     C, d = symmetry_constraints(generators, jet, target, feats, lib, P)
     ns = nullspace(C, rule=rule, rtol=rtol) if not isinstance(rule, RankRule) else nullspace(C, rule=rule)
     W0 = torch.linalg.lstsq(C, d[:, None], driver="gelsd").solution[:, 0]
@@ -124,22 +113,61 @@ def fit_symmetric_equation(Z, jet: JetSpace, generators: Action, *, target: str 
     # W0 orthogonal to the nullspace: the particular solution of least norm
     N = ns.basis
     W0 = W0 - N @ (N.T @ W0)
-    tr, va = _split(Zt.shape[0], val_fraction, seed)
-    if tr.shape[0] < 1:
-        raise SymlieError(f"Z: {Zt.shape[0]} jet points leave none for training")
-    X, y = Zt[tr][:, cols], Zt[tr, ycol]
-    Theta = lib.transform(X).to(DT)
+    Theta, y = des.theta(), des.y()
     if N.shape[1]:
         c = torch.linalg.lstsq(Theta @ N, (y - Theta @ W0)[:, None], driver="gelsd").solution[:, 0]
         W = W0 + N @ c
     else:
         W = W0
     W = torch.where(W.abs() <= 1e-12 * float(W.abs().max()), torch.zeros_like(W), W)
-    names = lib.feature_names(list(feats))
-    res = FittedEquation(jet, target, feats, "enforced", W, W != 0, names, lib, None, r2_train=0.0, r2_val=math.nan,
-                         rel_err_train=0.0, rel_err_val=math.nan, n_train=int(tr.shape[0]), n_val=int(va.shape[0]),
-                         options={"n_free": int(N.shape[1]), "n_constraint_points": n_pts,
-                                  "constraint_spectrum": ns.singular_values.tolist(), "rule": ns.rule,
-                                  "generators": generators.dim})
-    _score(res, Zt, tr, va)
-    return res
+    return des.result(W, "enforced", {"n_free": int(N.shape[1]), "n_constraint_points": n_pts,
+                                      "constraint_spectrum": ns.singular_values.tolist(), "rule": ns.rule,
+                                      "generators": generators.dim})
+
+
+def box_points(design: EquationDesign, n: int, seed=0) -> torch.Tensor:
+    """``n`` uniform random jet points (n, jet.dim) in the box of the design's rows (seeded): where the symmetry
+    conditions, identities in the jet coordinates, are imposed."""
+    lo, hi = design.box()
+    g = make_generator(seed)
+    return lo + (hi - lo) * torch.rand(check_int(n, "n", 1), design.jet.dim, generator=g, dtype=DT)
+
+
+def evolution_candidates(jet: JetSpace, library: Library | None = None, *, time: str | None = None) -> Action:
+    """The base fields tau d/dt + sum_i xi^i d/dx^i + sum_a phi^a d/du^a with coefficients in ``library``
+    (default degree-2 polynomials of the base coordinates), restricted to tau = tau(t) and xi^i = xi^i(t, x):
+    the form of every point symmetry of an evolution equation u_t = F(x, u, u_x, ...), and the fields whose
+    conditions are affine in the equation's coefficients (:func:`symlie.promote.fit_promoted_equation`).
+
+    A library feature counts as independent of a coordinate when its derivative along it vanishes (to 1e-12
+    relative) at 64 random points of [0.1, 1.1]^(p+m). ``time``: the evolution variable (default the first
+    independent one). Returns a :class:`symlie.Action` on (x, u) (a restriction of a :class:`LibraryAction`:
+    ``describe`` prints its fields).
+    """
+    if not isinstance(jet, JetSpace):
+        raise TypeError(f"jet: expected a symlie.pde.JetSpace, got {type(jet).__name__}")
+    lib = PolynomialLibrary(2) if library is None else library
+    if not isinstance(lib, Library):
+        raise TypeError(f"library: expected a symlie Library, got {type(lib).__name__}")
+    t_name = jet.independent[0] if time is None else time
+    if t_name not in jet.independent:
+        raise SymlieError(f"time: {t_name!r} is not an independent variable; available: {', '.join(jet.independent)}")
+    ti = jet.independent.index(t_name)
+    base = LibraryAction(lib, jet.base_dim, input_names=jet.names[: jet.base_dim])
+    x = 0.1 + torch.rand(64, jet.base_dim, generator=make_generator(0), dtype=DT)
+    J = base.library.jacobian(x).to(DT).abs().amax(0)                       # (D, p + m)
+    top = max(float(J.max()), 1e-300)
+    dep = J > 1e-12 * top
+    D = base.n_features
+    rows: list[int] = []
+    for i in range(jet.base_dim):
+        if i == ti:                                                          # tau(t)
+            ok = ~dep[:, [j for j in range(jet.base_dim) if j != ti]].any(1)
+        elif i < jet.p:                                                      # xi(t, x)
+            ok = ~dep[:, jet.p:].any(1)
+        else:                                                                # phi(t, x, u)
+            ok = torch.ones(D, dtype=torch.bool)
+        rows.extend(i * D + int(j) for j in torch.nonzero(ok).flatten())
+    C = torch.zeros(len(rows), base.dim, dtype=DT)
+    C[torch.arange(len(rows)), torch.tensor(rows)] = 1.0
+    return base.restrict(C)

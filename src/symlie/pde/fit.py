@@ -23,7 +23,7 @@ import copy
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 
@@ -34,7 +34,7 @@ from .equations import Equation
 from .grid import GridJets
 from .jets import JetSpace, multi_indices
 
-__all__ = ["FittedEquation", "fit_equation", "default_features", "FIT_METHODS"]
+__all__ = ["FittedEquation", "fit_equation", "default_features", "FIT_METHODS", "EquationDesign", "equation_design"]
 
 DT = torch.float64
 #: the regression methods of :func:`fit_equation`
@@ -62,6 +62,8 @@ class FittedEquation:
         status_reason: empty when ok, else what was wrong and what to do.
         ranges: {coordinate: (min, max)} over the data (the default sampling domain of :meth:`to_equation`).
         options: the fitting options (threshold, alpha, iterations, ...).
+        symmetry: the point-symmetry algebra the fit kept (``"promoted"`` fits: a :class:`symlie.SymmetryResult`
+            over the candidate fields), else None.
     """
 
     jet: JetSpace
@@ -83,6 +85,7 @@ class FittedEquation:
     status_reason: str = ""
     ranges: dict = field(default_factory=dict)
     options: dict = field(default_factory=dict)
+    symmetry: Any = None
 
     # -- the model ----------------------------------------------------------------------------------
     def rhs(self, z: torch.Tensor) -> torch.Tensor:
@@ -427,6 +430,78 @@ def _score(res: FittedEquation, Zt: torch.Tensor, tr: torch.Tensor, va: torch.Te
             res.r2_val, res.rel_err_val = _r2(yv, pv), _rel(yv, pv)
     lo, hi = Zt.min(0).values, Zt.max(0).values
     res.ranges = {n: (float(lo[c]), float(hi[c])) for c, n in enumerate(res.jet.names) if float(hi[c]) > float(lo[c])}
+
+
+@dataclass
+class EquationDesign:
+    """Jet points prepared for fitting ``target = library(features) . W``: the checked points, a seeded
+    train / validation split and a fitted copy of the library (the common first step of the linear fits:
+    :func:`symlie.pde.fit_symmetric_equation`, :func:`symlie.promote.fit_promoted_equation`).
+
+    Attributes:
+        jet, target, features: as in :func:`fit_equation`.
+        library: the fitted copy of the feature library (D features).
+        Z: (M, jet.dim) float64 jet points (finite); train, val: row indices of the two parts.
+    """
+
+    jet: JetSpace
+    target: str
+    features: tuple[str, ...]
+    library: Library
+    Z: torch.Tensor
+    train: torch.Tensor
+    val: torch.Tensor
+
+    @property
+    def n_features(self) -> int:
+        return self.library.n_output_features(len(self.features))
+
+    @property
+    def feature_names(self) -> list[str]:
+        return self.library.feature_names(list(self.features))
+
+    def theta(self, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Theta (n, D) float64: the library at the feature columns of the rows (default: the training rows)."""
+        cols = [self.jet.coordinate(n) for n in self.features]
+        return self.library.transform(self.Z[self.train if rows is None else rows][:, cols]).to(DT)
+
+    def y(self, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """The target column (n,) of the rows (default: the training rows)."""
+        return self.Z[self.train if rows is None else rows, self.jet.coordinate(self.target)]
+
+    def box(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(low, high) (jet.dim,) over all rows."""
+        return self.Z.min(0).values, self.Z.max(0).values
+
+    def result(self, coef: torch.Tensor, method: str, options: dict) -> FittedEquation:
+        """The :class:`FittedEquation` of coefficients ``coef`` (D,), scored on both parts (R^2, relative
+        errors, data ranges)."""
+        res = FittedEquation(self.jet, self.target, self.features, method, coef, coef != 0, self.feature_names,
+                             self.library, None, r2_train=0.0, r2_val=math.nan, rel_err_train=0.0,
+                             rel_err_val=math.nan, n_train=int(self.train.shape[0]), n_val=int(self.val.shape[0]),
+                             options=options)
+        _score(res, self.Z, self.train, self.val)
+        return res
+
+
+def equation_design(Z, jet: JetSpace, *, target: str = "u_t", library: Library | None = None,
+                    features: Sequence[str] | None = None, degree: int = 2, val_fraction: float = 0.2,
+                    seed=0) -> EquationDesign:
+    """Check the jet points and options of a linear equation fit and split the rows (arguments as in
+    :func:`fit_equation`); the library is copied and fitted, never modified."""
+    if not isinstance(jet, JetSpace):
+        raise TypeError(f"jet: expected a symlie.pde.JetSpace, got {type(jet).__name__}")
+    feats = _check_features(jet, target, features)
+    Zt = _check_Z(Z, jet)
+    val_fraction = _check_number(val_fraction, "val_fraction", 0.0, 1.0)
+    lib = PolynomialLibrary(check_int(degree, "degree", 1)) if library is None else copy.deepcopy(library)
+    if not isinstance(lib, Library):
+        raise TypeError(f"library: expected a symlie Library, got {type(lib).__name__}")
+    lib.fit(Zt[:1, [jet.coordinate(n) for n in feats]])
+    tr, va = _split(Zt.shape[0], val_fraction, seed)
+    if tr.shape[0] < 1:
+        raise DataError(f"Z: {Zt.shape[0]} jet points leave none for training")
+    return EquationDesign(jet, target, feats, lib, Zt, tr, va)
 
 
 def _status(res: FittedEquation, rank: int, n_free: int, min_r2: float) -> None:

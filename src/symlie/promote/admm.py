@@ -38,7 +38,7 @@ import numpy as np
 import scipy.linalg as sla
 import torch
 
-from ..derivative.operator import LieOperator
+from ..derivative.operator import AffineOperator, LieOperator
 from ..discovery import SymmetryResult, symmetry_result
 from ..linalg import RankRule
 from ..utils.errors import ConvergenceWarning, InfeasibleError, SymlieError
@@ -47,6 +47,9 @@ from ..utils.validation import as_tensor, check_int
 __all__ = ["PromoteResult", "solve_promote", "InfeasibleError", "ConvergenceWarning"]
 
 DT = torch.float64
+
+#: the operators the solver takes: S(W) linear (LieOperator) or affine (AffineOperator, e.g. equations)
+Operator = LieOperator | AffineOperator
 
 
 #: residual balancing: rho is multiplied (divided) by RHO_FACTOR when the primal residual exceeds RHO_BALANCE
@@ -116,7 +119,7 @@ def _soft(x: np.ndarray, tau: float) -> np.ndarray:
     return np.sign(x) * np.maximum(np.abs(x) - tau, 0.0)
 
 
-def solve_promote(Theta, Y, op: LieOperator, *, lam: float | None = None, mu: float = 0.0,
+def solve_promote(Theta, Y, op: Operator, *, lam: float | None = None, mu: float = 0.0,
                   backend: str = "admm", rho: float | None = None, alpha: float = 1.7, max_iter: int = 20000,
                   eps_abs: float = 1e-10, eps_rel: float = 1e-7, warm_start=None, adapt_rho: bool = True,
                   feasibility_rtol: float = 1e-9, ridge: float = 1e-12, kept_rtol: float = 1e-5,
@@ -133,7 +136,9 @@ def solve_promote(Theta, Y, op: LieOperator, *, lam: float | None = None, mu: fl
 
     Args:
         Theta: (N, D) design matrix (``library.transform(X)``); Y: (N,) or (N, n_out) targets.
-        op: the :class:`LieOperator` (its library and n_out must match Theta and Y).
+        op: the :class:`LieOperator` (its library and n_out must match Theta and Y), or an
+            :class:`symlie.derivative.AffineOperator` S(W) = T(W) - B (e.g. the symmetry criterion of an equation
+            u_t = Theta W, :func:`symlie.promote.fit_promoted_equation`).
         lam, mu: penalty weights (>= 0). ``mu`` (sparsity) needs ``lam`` given.
         backend: ``"admm"`` (ours) or ``"cvxpy"`` (cvxpy + SCS, for cross-checking; options in
             ``solver_options``, e.g. ``{"max_iters": 2500}``).
@@ -158,8 +163,8 @@ def solve_promote(Theta, Y, op: LieOperator, *, lam: float | None = None, mu: fl
             plain nuclear norm from zeroing a symmetry. 0: the plain convex problem.
     """
     t0 = time.perf_counter()
-    if not isinstance(op, LieOperator):
-        raise TypeError(f"op: expected a LieOperator, got {type(op).__name__}")
+    if not isinstance(op, (LieOperator, AffineOperator)):
+        raise TypeError(f"op: expected a LieOperator or AffineOperator, got {type(op).__name__}")
     Th = as_tensor(Theta, "Theta", ndim=2, dtype=DT).numpy()
     Yt = as_tensor(Y, "Y", ndim=(1, 2), dtype=DT)
     Yn = (Yt.unsqueeze(1) if Yt.ndim == 1 else Yt).numpy()
@@ -226,9 +231,10 @@ def solve_promote(Theta, Y, op: LieOperator, *, lam: float | None = None, mu: fl
     resid = float(np.linalg.norm(Th @ W.T - Yn))
     obj = nuc if lam is None else 0.5 * resid ** 2 / N + lam * nuc + mu * float(np.abs(W).sum())
     Rq = np.linalg.qr(S, mode="r") if S.shape[0] >= S.shape[1] else S
+    kind = "promoted (linear)" if isinstance(op, LieOperator) else "promoted (affine)"
     sym = symmetry_result(op.action, torch.from_numpy(np.ascontiguousarray(Rq)), 1.0, op.scale(W),
                           rule=RankRule("rtol", rtol=kept_rtol), n_samples=int(op.points.shape[0]),
-                          n_outputs=op.n_out, kind="promoted (linear)", info={"operator": repr(op)},
+                          n_outputs=op.n_out, kind=kind, info={"operator": repr(op)},
                           points=op.points[:256])
     if not info["converged"] and backend == "admm":
         warnings.warn(f"solve_promote: ADMM stopped at max_iter={max_iter} before convergence (primal residual "
@@ -244,7 +250,13 @@ def solve_promote(Theta, Y, op: LieOperator, *, lam: float | None = None, mu: fl
                          history=info.get("state", {}))
 
 
-def _interpolation_plane(Th, Yn, op: LieOperator, mask, ridge):
+def _adjoint_shifted(op, M: np.ndarray) -> np.ndarray:
+    """T^T(M + B): the adjoint of the linear part applied to M shifted by the operator's offset B, so that
+    argmin_W ||S(W) - M||^2 = argmin ||T(W) - (M + B)||^2 (B = 0 for a LieOperator)."""
+    return op.adjoint(M if op.offset is None else M + op.offset)
+
+
+def _interpolation_plane(Th, Yn, op: Operator, mask, ridge):
     """Interpolation Theta W^T = Y eliminated once: W_a = W0_a + Nb_a c_a on each output's support (W0 the
     least-squares, i.e. exact, solution; Nb a basis of the null space of Theta restricted to the support).
     Returns (W0, w_update) with w_update(target) = argmin ||S(W) - target||^2 on that plane."""
@@ -273,13 +285,13 @@ def _interpolation_plane(Th, Yn, op: LieOperator, mask, ridge):
     def w_update(target):
         if chol is None:
             return W0.copy()
-        theta = sla.cho_solve(chol, B.T @ (op.adjoint(target).reshape(-1) - KW0))
+        theta = sla.cho_solve(chol, B.T @ (_adjoint_shifted(op, target).reshape(-1) - KW0))
         return W0 + (B @ theta).reshape(n_out, D)
 
     return W0, w_update
 
 
-def _regularized_update(Th, Yn, op: LieOperator, mu, mask, ridge):
+def _regularized_update(Th, Yn, op: Operator, mu, mask, ridge):
     """The W-update of the regularized problem, argmin 1/(2N) ||Theta W^T - Y||^2 + rho/2 ||S(W) - Z + U||^2
     (+ rho/2 ||W - v + u||^2 with the l1 term), with the Cholesky factor cached per rho."""
     n_out, D, P = op.n_out, op.D, op.P
@@ -299,7 +311,7 @@ def _regularized_update(Th, Yn, op: LieOperator, mu, mask, ridge):
         return cache[rho_]
 
     def w_update(Z, U, v, u, rho_):
-        rhs = ThY + rho_ * op.adjoint(Z - U).reshape(-1) + (rho_ * (v - u).reshape(-1) if mu > 0 else 0.0)
+        rhs = ThY + rho_ * _adjoint_shifted(op, Z - U).reshape(-1) + (rho_ * (v - u).reshape(-1) if mu > 0 else 0.0)
         w = np.zeros(P)
         w[sel] = sla.cho_solve(factor(rho_), rhs[sel])
         return w.reshape(n_out, D)
@@ -307,7 +319,7 @@ def _regularized_update(Th, Yn, op: LieOperator, mu, mask, ridge):
     return w_update
 
 
-def _initial_state(warm_start, op: LieOperator, Th, Yn, mask, W0, plane_update, rho):
+def _initial_state(warm_start, op: Operator, Th, Yn, mask, W0, plane_update, rho):
     """(W, Z, U, v, u, rho) from a previous ADMM state (a PromoteResult's history, or the state dict of a
     reweighting round), from coefficients (a cvxpy result's, an array or a tensor), or from least squares."""
     n_out, D, P = op.n_out, op.D, op.P
@@ -344,7 +356,7 @@ def _initial_state(warm_start, op: LieOperator, Th, Yn, mask, W0, plane_update, 
     return W, Z, np.zeros_like(Z), W.copy(), np.zeros_like(W), rho
 
 
-def _residuals(op: LieOperator, SW, Z, Z_old, U, W, v, v_old, u, rho, mu, eps_abs, eps_rel):
+def _residuals(op: Operator, SW, Z, Z_old, U, W, v, v_old, u, rho, mu, eps_abs, eps_rel):
     """Boyd's primal / dual residuals and tolerances (rp, sd, eps_pri, eps_dual) of the split."""
     rp2 = float(np.sum((SW - Z) ** 2))
     sd2 = float(np.sum(op.adjoint(Z - Z_old) ** 2)) * rho ** 2
@@ -362,7 +374,7 @@ def _residuals(op: LieOperator, SW, Z, Z_old, U, W, v, v_old, u, rho, mu, eps_ab
     return math.sqrt(rp2), math.sqrt(sd2), eps_pri, eps_dual
 
 
-def _admm(Th, Yn, op: LieOperator, lam, mu, *, rho, alpha, max_iter, eps_abs, eps_rel, warm_start, adapt_rho,
+def _admm(Th, Yn, op: Operator, lam, mu, *, rho, alpha, max_iter, eps_abs, eps_rel, warm_start, adapt_rho,
           ridge, mask, weights=None, check_every=5):
     """ADMM on (w, Z [, v]) with Z = S(W) (and v = w for the l1 term); scaled duals U, u."""
     interp = lam is None
@@ -417,7 +429,7 @@ def _admm(Th, Yn, op: LieOperator, lam, mu, *, rho, alpha, max_iter, eps_abs, ep
                "eps_pri": eps_pri, "eps_dual": eps_dual, "rho": rho, "state": state}
 
 
-def _solve_cvxpy(Th, Yn, op: LieOperator, lam, mu, options: dict):
+def _solve_cvxpy(Th, Yn, op: Operator, lam, mu, options: dict):
     try:
         import cvxpy as cp
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -425,7 +437,8 @@ def _solve_cvxpy(Th, Yn, op: LieOperator, lam, mu, options: dict):
     T = op.matrix().numpy()                                             # (q, rows, P)
     n_out, D = op.n_out, op.D
     w = cp.Variable(op.P)
-    S = cp.hstack([cp.reshape(T[j] @ w, (op.rows, 1), order="C") for j in range(op.q)])
+    B = np.zeros((op.rows, op.q)) if op.offset is None else op.offset
+    S = cp.hstack([cp.reshape(T[j] @ w - B[:, j], (op.rows, 1), order="C") for j in range(op.q)])
     Wm = cp.reshape(w, (n_out, D), order="C")
     nuc = cp.normNuc(S)
     if lam is None:
