@@ -143,6 +143,8 @@ def test_batches_index_and_seeded_subsampling():
     assert len(jets_from_grid(u, t, x, JET3, method="spectral", n_points=10 ** 6)) == len(full)
     one = jets_from_grid(u[0], t, x, JET3, method="spectral")
     assert one.grid_shape == (1, 30, 32) and torch.equal(one.Z, full.Z[b == 0])
+    assert full.index.shape == (len(full), 3) and full.dx == pytest.approx(2 * math.pi / 32)
+    assert torch.equal(jets_from_grid(u, t, [x], JET3, method="spectral").Z, full.Z)     # x as a list of one grid
 
 
 def test_bad_input_is_refused_with_clear_messages():
@@ -165,10 +167,15 @@ def test_bad_input_is_refused_with_clear_messages():
         jets_from_grid(u[0], t, x, JET3)
     with pytest.raises(sl.DataError, match="t: a t-derivative of order 3 .* needs at least 9 grid points"):
         jets_from_grid(u[:8], t[:8], x, JET3)
-    with pytest.raises(sl.SymlieError, match="supports 1\\+1 dimensional"):
+    with pytest.raises(sl.DataError, match=r"x: the jet has 2 spatial variables \(x, y\); expected a tuple or list of "
+                                           r"2 grids, one per variable in that order, got one ndarray of shape \(32,\)"):
         jets_from_grid(u, t, x, JetSpace(("t", "x", "y"), ("u",), 1))
-    with pytest.raises(sl.SymlieError, match="supports 1\\+1 dimensional"):
+    with pytest.raises(sl.DataError, match=r"u: the jet has 2 dependent variables \(u, v\); expected a list or tuple "
+                                           r"of 2 arrays"):
         jets_from_grid(u, t, x, JetSpace(("t", "x"), ("u", "v"), 1))
+    with pytest.raises(sl.DataError, match=r"u: the components must share one grid, but u\[0\] \(u\) has shape "
+                                           r"\(1, 30, 32\) and u\[1\] \(v\) has shape \(1, 30, 31\)"):
+        jets_from_grid([u, u[:, :-1]], t, x, JetSpace(("t", "x"), ("u", "v"), 1))
     with pytest.raises(sl.SymlieError, match="spectral x-derivatives need x periodic"):
         jets_from_grid(u, t, x, JET3, method="spectral", periodic=False)
     with pytest.raises(ValueError, match="method: expected one of"):

@@ -34,7 +34,8 @@ from .equations import Equation
 from .grid import GridJets
 from .jets import JetSpace, multi_indices
 
-__all__ = ["FittedEquation", "fit_equation", "default_features", "FIT_METHODS", "EquationDesign", "equation_design"]
+__all__ = ["FittedEquation", "fit_equation", "default_features", "FIT_METHODS", "EquationDesign", "equation_design",
+           "system_from_fits"]
 
 DT = torch.float64
 #: the regression methods of :func:`fit_equation`
@@ -161,15 +162,18 @@ def _jet_of(jet: JetSpace, name: str) -> tuple[int, tuple[int, ...]] | None:
 
 
 def default_features(jet: JetSpace, target: str) -> tuple[str, ...]:
-    """The jet coordinates of the dependent variables other than ``target`` and its derivatives (no t, x)."""
+    """The jet coordinates of the dependent variables except the target's kind of derivative (no t, x): for
+    ``u_t`` every coordinate with a t-derivative of any component is left out (u_t, v_t, u_tx, ...), the
+    evolution form u_t = F(x, u, v, u_x, v_x, ...) (for a system, v_t = u_x on the data would make the
+    columns collinear)."""
     key = _jet_of(jet, target)
     if key is None:
         raise ValueError(f"target: {target!r} is an independent variable; expected a jet coordinate such as 'u_t'")
-    a, J = key
+    _, J = key
 
     def derived(n: str) -> bool:
         k = _jet_of(jet, n)
-        return k is not None and k[0] == a and all(i >= j for i, j in zip(k[1], J))
+        return k is not None and all(i >= j for i, j in zip(k[1], J))
 
     return tuple(n for n in jet.names[jet.p:] if not derived(n))
 
@@ -430,6 +434,38 @@ def _score(res: FittedEquation, Zt: torch.Tensor, tr: torch.Tensor, va: torch.Te
             res.r2_val, res.rel_err_val = _r2(yv, pv), _rel(yv, pv)
     lo, hi = Zt.min(0).values, Zt.max(0).values
     res.ranges = {n: (float(lo[c]), float(hi[c])) for c, n in enumerate(res.jet.names) if float(hi[c]) > float(lo[c])}
+
+
+def system_from_fits(fits: Sequence[FittedEquation], name: str | None = None, *,
+                     exact: dict | None = None) -> Equation:
+    """One :class:`Equation` of several fits on the same jet space, one per target (e.g. ``u_t`` and ``v_t`` of a
+    two-component system): residuals and right-hand sides stacked in the order of ``fits`` ((N, k)),
+    ``solve_for`` their targets, sampled by default on the ranges all fits covered (targets excluded)."""
+    fs = list(fits)
+    if not fs or not all(isinstance(f, FittedEquation) for f in fs):
+        raise TypeError("fits: expected a non-empty sequence of FittedEquation (the results of fit_equation)")
+    jet = fs[0].jet
+    if any(f.jet != jet for f in fs):
+        raise ValueError(f"fits: fitted on different jet spaces ({', '.join(repr(f.jet) for f in fs)})")
+    targets = tuple(f.target for f in fs)
+    if len(set(targets)) != len(targets):
+        raise ValueError(f"fits: each must have its own target, got {targets}")
+    cols = [jet.coordinate(t) for t in targets]
+    rhss = [f.rhs for f in fs]
+
+    def rhs(z: torch.Tensor) -> torch.Tensor:
+        return torch.stack([r(z) for r in rhss], 1)
+
+    def residual(z: torch.Tensor) -> torch.Tensor:
+        return z[:, cols] - rhs(z)
+
+    lo: dict = {}
+    for f in fs:
+        for k, (a, b) in f.ranges.items():
+            lo[k] = (min(a, lo[k][0]), max(b, lo[k][1])) if k in lo else (a, b)
+    dom = {k: v for k, v in lo.items() if k not in targets}
+    label = name or "fitted system " + "; ".join(f.equations()[0] for f in fs)
+    return Equation(label, jet, residual, targets, rhs=rhs, domain=dom, exact=dict(exact or {}))
 
 
 @dataclass

@@ -1,27 +1,36 @@
-"""Jet points from gridded solutions: u(t_i, x_j) on a uniform grid -> points z = (t, x, u, u_t, u_x, ...) of J^k.
+"""Jet points from gridded solutions: u(t_i, x_j, ...) on a uniform grid -> points z = (t, x, ..., u, u_t, ...) of J^k.
 
-:func:`jets_from_grid` differentiates sampled solutions u (B, nt, nx) of a 1+1 dimensional equation (independent
-variables (t, x) = ``jet.independent``, one dependent variable u) in every combination D_t^a D_x^b u, a + b <= k,
-that the :class:`JetSpace` has, and lays the values out in its coordinate order. Three differentiation methods:
+:func:`jets_from_grid` differentiates sampled solutions of an equation whose jet space has p = s + 1 independent
+variables, time t first (``jet.independent[0]``) and s >= 1 spatial variables x^1..x^s after it (e.g. (t, x) or
+(t, x, y)), and m >= 1 dependent variables u^1..u^m (``jet.dependent``). Every component is sampled on one common
+uniform grid, u^alpha[b, i, j_1, ..., j_s] = u^alpha_b(t_i, x^1_{j_1}, ..., x^s_{j_s}), and every derivative
+D_t^a D_1^{c_1} ... D_s^{c_s} u^alpha (a + |c| <= k) that the :class:`JetSpace` has is laid out in its coordinate
+order (t, x^1..x^s, u^1..u^m, then per order and per component the multi-indices in descending lexicographic
+order: u_t, u_x, u_y, v_t, ..., u_tt, u_tx, ...). Three differentiation methods:
 
-  * ``"spectral"``: x-derivatives by FFT, exact for band-limited periodic data (x periodic with period
-    L = nx dx: the grid holds x_0, ..., x_0 + L - dx, the endpoint excluded); t-derivatives by finite differences.
-  * ``"fd"``: central finite differences of accuracy ``fd_order`` (an even order p: the error of an m-th
-    derivative is O(h^p)) in both directions; x wraps around when ``periodic``.
-  * ``"poly"``: local least-squares polynomials of total degree ``poly_degree`` in (t, x) over a window of
-    (2 w_t + 1) x (2 w_x + 1) grid points (two-dimensional Savitzky-Golay filters): smooths noisy data; the
-    derivatives are those of the fitted polynomial at the window's centre.
+  * ``"spectral"``: spatial derivatives by FFT along every spatial axis, exact for band-limited periodic data (each
+    axis periodic with period L = n h: its grid holds x_0, ..., x_0 + L - h, the endpoint excluded);
+    t-derivatives by finite differences.
+  * ``"fd"``: central finite differences of accuracy ``fd_order`` (an even order q: the error of a derivative of
+    any order is O(h^q)) along every axis; the spatial axes wrap around when ``periodic``.
+  * ``"poly"``: local least-squares polynomials of total degree ``poly_degree`` in (t, x^1..x^s) over a window of
+    (2 w_t + 1) x (2 w_1 + 1) x ... x (2 w_s + 1) grid points (Savitzky-Golay filters in p dimensions, applied as
+    FFT correlations): smooths noisy data; the derivatives are those of the fitted polynomial at the window's
+    centre (exact for polynomials of degree <= ``poly_degree``).
 
-Mixed derivatives are D_t^a (D_x^b u): the x-derivative first (spectral or FD), then one t-stencil for the
-order a (not a repeated first derivative). Near the ends of a non-periodic direction a centred stencil does
-not fit: ``boundary="drop"`` (default) leaves those grid rows out (``GridJets.n_valid`` counts what is left),
-``boundary="one-sided"`` uses shifted stencils of m + p points there (the same order p; larger error constants).
-``"poly"`` always drops (its window must fit). Everything is float64.
+Mixed derivatives are D_t^a (D_s^{c_s} ... (D_1^{c_1} u)): the spatial derivatives first, axis by axis in
+``jet.independent`` order (each prefix D_1^{c_1} ... D_r^{c_r} u computed once and reused), then one t-stencil for
+the order a (not a repeated first derivative). ``periodic`` applies to every spatial axis; t is never periodic.
+Near the ends of a non-periodic axis a centred stencil does not fit: ``boundary="drop"`` (default) leaves those
+grid points out (``GridJets.n_valid`` counts what is left), ``boundary="one-sided"`` uses shifted stencils of
+m + q points there (the same order q; larger error constants). ``"poly"`` always drops (its window must fit).
+Everything is float64.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,19 +50,24 @@ _BOUNDARIES = ("drop", "one-sided")
 
 @dataclass
 class GridJets:
-    """Jet points of gridded solutions (the result of :func:`jets_from_grid`).
+    """Jet points of gridded solutions (the result of :func:`jets_from_grid`); s is the number of spatial
+    variables (``jet.p - 1``).
 
     Attributes:
-        Z: (M, jet.dim) float64 jet points in the :class:`JetSpace` layout (t, x, u, u_t, u_x, u_tt, ...).
-        index: (M, 3) int64 grid index (b, i, j) of each row: Z[r] is the jet of solution b at (t_i, x_j).
+        Z: (M, jet.dim) float64 jet points in the :class:`JetSpace` layout (t, x, ..., u, ..., u_t, u_x, ...).
+        index: (M, 2 + s) int64 grid index (b, i, j_1, ..., j_s) of each row: Z[r] is the jet of solution b at
+            (t_i, x^1_{j_1}, ..., x^s_{j_s}); rows in that (lexicographic) order.
         jet: the jet space.
         method: the method used (``"spectral"``, ``"fd"`` or ``"poly"``; ``"auto"`` resolved).
-        periodic: whether x was treated as periodic.
-        boundary: ``"drop"`` or ``"one-sided"`` (how the ends of non-periodic directions were handled).
+        periodic: whether the spatial axes were treated as periodic.
+        boundary: ``"drop"`` or ``"one-sided"`` (how the ends of non-periodic axes were handled).
         n_valid: grid points with every derivative available (before subsampling); M <= n_valid.
-        grid_shape: (B, nt, nx) of the input.
-        dt, dx: the grid steps.
-        options: the resolved numerical options (``fd_order``, or ``poly_degree`` and ``window``).
+        grid_shape: (B, nt, n_1, ..., n_s) of the input (B = 1 for a single solution).
+        dt: the t step.
+        dx: the spatial step: a float when s == 1, else a tuple of s floats (one per spatial variable, in
+            ``jet.independent[1:]`` order).
+        options: the resolved numerical options (``fd_order``, or ``poly_degree`` and ``window``, the p
+            half-widths (w_t, w_1, ..., w_s)).
     """
 
     Z: torch.Tensor
@@ -63,9 +77,9 @@ class GridJets:
     periodic: bool
     boundary: str
     n_valid: int
-    grid_shape: tuple[int, int, int]
+    grid_shape: tuple[int, ...]
     dt: float
-    dx: float
+    dx: float | tuple[float, ...]
     options: dict
 
     def __len__(self) -> int:
@@ -83,6 +97,22 @@ class GridJets:
     def __repr__(self) -> str:
         return (f"GridJets({len(self)} points of {self.n_valid} valid on a grid {self.grid_shape}, "
                 f"method={self.method!r}, periodic={self.periodic}, {self.jet!r})")
+
+
+@dataclass
+class _Axis:
+    """One grid axis: ``label`` names its argument in messages (``"t"``, ``"x"`` or ``"x[1] (y)"``), ``var`` is
+    the jet's variable, ``values`` (n,) the uniform grid of step ``h``."""
+
+    label: str
+    var: str
+    values: np.ndarray
+    h: float
+    periodic: bool
+
+    @property
+    def n(self) -> int:
+        return int(self.values.shape[0])
 
 
 # ------------------------------------------------------------------------------------------- stencils
@@ -124,12 +154,14 @@ def _half_width(m: int, p: int) -> int:
     return (m + 1) // 2 - 1 + p // 2
 
 
-def _fd_axis(a: np.ndarray, m: int, p: int, h: float, periodic: bool, boundary: str) -> tuple[np.ndarray, np.ndarray]:
-    """m-th derivative of a (..., n) along the last axis, accuracy p; returns (d, valid (n,) bool). Rows where
-    the derivative is not available (``boundary="drop"``) are NaN."""
-    n = a.shape[-1]
+def _fd_axis(a: np.ndarray, m: int, p: int, h: float, periodic: bool, boundary: str,
+             axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
+    """m-th derivative of a along ``axis`` (n points), accuracy p; returns (d, valid (n,) bool). Points where the
+    derivative is not available (``boundary="drop"``) are NaN."""
+    n = a.shape[axis]
     if m == 0:
         return a, np.ones(n, dtype=bool)
+    a = np.moveaxis(a, axis, -1)
     q = _half_width(m, p)
     w = finite_difference_weights(np.arange(-q, q + 1), m) / h ** m
     if periodic:
@@ -137,7 +169,7 @@ def _fd_axis(a: np.ndarray, m: int, p: int, h: float, periodic: bool, boundary: 
         for k, wk in zip(range(-q, q + 1), w):
             if wk != 0.0:
                 d += wk * np.roll(a, -k, axis=-1)
-        return d, np.ones(n, dtype=bool)
+        return np.moveaxis(d, -1, axis), np.ones(n, dtype=bool)
     d = np.full_like(a, np.nan)
     valid = np.zeros(n, dtype=bool)
     if n > 2 * q:
@@ -154,89 +186,126 @@ def _fd_axis(a: np.ndarray, m: int, p: int, h: float, periodic: bool, boundary: 
             wi = finite_difference_weights(np.arange(s0, s0 + N1) - i, m) / h ** m
             d[..., i] = a[..., s0: s0 + N1] @ wi
             valid[i] = True
-    return d, valid
+    return np.moveaxis(d, -1, axis), valid
 
 
-def _spectral_x(a: np.ndarray, m: int, dx: float) -> np.ndarray:
-    """m-th x-derivative of periodic a (..., nx) by FFT (period nx dx); the Nyquist mode of odd orders is 0."""
+def _spectral_axis(a: np.ndarray, m: int, h: float, axis: int) -> np.ndarray:
+    """m-th derivative of a along a periodic ``axis`` (n points, period n h) by FFT; the Nyquist mode of odd orders
+    is 0."""
     if m == 0:
         return a
-    n = a.shape[-1]
-    k = 2 * math.pi * np.fft.rfftfreq(n, d=dx)
-    mult = (1j * k) ** m
+    n = a.shape[axis]
+    mult = (1j * 2 * math.pi * np.fft.rfftfreq(n, d=h)) ** m
     if m % 2 == 1 and n % 2 == 0:
         mult[-1] = 0.0
-    return np.fft.irfft(np.fft.rfft(a, axis=-1) * mult, n=n, axis=-1)
+    shape = [1] * a.ndim
+    shape[axis] = mult.shape[0]
+    return np.fft.irfft(np.fft.rfft(a, axis=axis) * mult.reshape(shape), n=n, axis=axis)
 
 
-def _poly_kernels(J_list, degree: int, wt: int, wx: int, dt: float, dx: float) -> dict:
-    """2-D Savitzky-Golay kernels {J: (2wt+1, 2wx+1)}: the J-derivative at the centre of the least-squares
-    polynomial of total degree ``degree`` through the window."""
-    s, r = np.meshgrid(np.arange(-wt, wt + 1.0), np.arange(-wx, wx + 1.0), indexing="ij")
-    s, r = s.reshape(-1), r.reshape(-1)
-    monos = [(a, b) for d in range(degree + 1) for a in range(d, -1, -1) for b in [d - a]]
-    V = np.stack([s ** a * r ** b for a, b in monos], 1)
+def _poly_kernels(J_list, degree: int, ws: tuple[int, ...], hs: tuple[float, ...]) -> dict:
+    """Savitzky-Golay kernels {J: (2 w_0 + 1, ..., 2 w_{p-1} + 1)} in p dimensions: the J-derivative at the
+    centre of the least-squares polynomial of total degree ``degree`` through the window (steps ``hs``)."""
+    p = len(ws)
+    offsets = [g.reshape(-1) for g in np.meshgrid(*[np.arange(-w, w + 1.0) for w in ws], indexing="ij")]
+    monos = [e for d in range(degree + 1) for e in multi_indices(p, d)]
+    V = np.stack([np.prod([o ** k for o, k in zip(offsets, e)], axis=0) for e in monos], 1)
     if np.linalg.matrix_rank(V) < len(monos):
-        raise SymlieError(f"window: a ({2 * wt + 1} x {2 * wx + 1}) window cannot determine a polynomial of degree "
-                          f"{degree} (needs at least {degree + 1} points in each direction)")
+        raise SymlieError(f"window: a ({' x '.join(str(2 * w + 1) for w in ws)}) window cannot determine a "
+                          f"polynomial of degree {degree} (needs at least {degree + 1} points in each direction)")
     P = np.linalg.pinv(V)
-    out = {}
-    for a, b in J_list:
-        row = P[monos.index((a, b))] * math.factorial(a) * math.factorial(b) / (dt ** a * dx ** b)
-        out[(a, b)] = row.reshape(2 * wt + 1, 2 * wx + 1)
-    return out
-
-
-def _poly_derivatives(U: np.ndarray, J_list, degree: int, wt: int, wx: int, dt: float, dx: float,
-                      periodic: bool):
-    """{J: D^J u} (B, nt, nx) by the 2-D kernels; returns (fields, valid_t, valid_x)."""
-    B, nt, nx = U.shape
-    K = _poly_kernels(J_list, degree, wt, wx, dt, dx)
-    fields = {J: np.zeros((B, nt - 2 * wt, nx if periodic else nx - 2 * wx)) for J in J_list}
-    for di in range(2 * wt + 1):
-        Ut = U[:, di: nt - 2 * wt + di, :]
-        for dj in range(2 * wx + 1):
-            sh = np.roll(Ut, wx - dj, axis=-1) if periodic else Ut[:, :, dj: nx - 2 * wx + dj]
-            for J in J_list:
-                kk = K[J][di, dj]
-                if kk != 0.0:
-                    fields[J] += kk * sh
-    vt = np.zeros(nt, dtype=bool)
-    vt[wt: nt - wt] = True
-    vx = np.ones(nx, dtype=bool)
-    if not periodic:
-        vx[:] = False
-        vx[wx: nx - wx] = True
-    full = {}
-    for J, f in fields.items():
-        g = np.full((B, nt, nx), np.nan)
-        g[:, wt: nt - wt, :][:, :, vx] = f
-        full[J] = g
-    return full, vt, vx
+    shape = tuple(2 * w + 1 for w in ws)
+    return {J: (P[monos.index(J)] * math.prod(math.factorial(j) / h ** j for j, h in zip(J, hs))).reshape(shape)
+            for J in J_list}
 
 
 # ------------------------------------------------------------------------------------------- validation
 def _check_jet(jet) -> None:
     if not isinstance(jet, JetSpace):
         raise TypeError(f"jet: expected a symlie.pde.JetSpace, got {type(jet).__name__}")
-    if jet.p != 2 or jet.m != 1:
-        raise SymlieError(f"jet: jets_from_grid supports 1+1 dimensional equations (two independent variables such "
-                          f"as (t, x) and one dependent variable) only so far; got {jet!r}")
+    if jet.p < 2:
+        raise SymlieError(f"jet: jets_from_grid needs time and at least one spatial variable (independent "
+                          f"variables such as (t, x) or (t, x, y), time first); got {jet!r}")
 
 
-def _check_u(u) -> tuple[np.ndarray, bool]:
-    U = as_tensor(u, "u", dtype=DT, ndim=(2, 3), finite=False)
-    single = U.ndim == 2
-    if single:
-        U = U.unsqueeze(0)
-    if min(U.shape) == 0:
-        raise DataError(f"u: expected solutions of shape (B, nt, nx) or (nt, nx) with no empty axis, got shape "
-                        f"{tuple(U.shape)}")
-    bad = int((~torch.isfinite(U)).sum())
-    if bad:
-        raise DataError(f"u: contains {bad} NaN or Inf value{'' if bad == 1 else 's'} (of {U.numel()}); jets need a "
-                        f"finite solution everywhere (crop the grid or the blown-up trajectories)")
-    return U.cpu().numpy(), single
+def _article(var: str) -> str:
+    """``"an"`` before a variable name read as starting with a vowel sound (``"an x-derivative"``), else ``"a"``."""
+    return "an" if var[0] in "aeiou" or var in ("f", "h", "l", "m", "n", "r", "s", "x") else "a"
+
+
+def _layouts(jet: JetSpace) -> tuple[str, str]:
+    """The shapes of a batch and of one solution in words: ``"(B, nt, nx, ny)"``, ``"(nt, nx, ny)"``."""
+    one = ", ".join(f"n{v}" for v in jet.independent)
+    return f"(B, {one})", f"({one})"
+
+
+def _spatial_grids(x, jet: JetSpace) -> list[tuple[str, Any]]:
+    """(label, grid) of every spatial variable: one grid when s == 1 (or a sequence holding it), else a
+    tuple / list of s grids in ``jet.independent[1:]`` order."""
+    names = jet.independent[1:]
+    s = len(names)
+    if s == 1:
+        if isinstance(x, (list, tuple)) and len(x) == 1 and np.ndim(x[0]) == 1:
+            x = x[0]                                               # a sequence holding the one grid
+        return [("x", x)]
+    if not isinstance(x, (list, tuple)) or len(x) != s:
+        got = (f"{len(x)} grids" if isinstance(x, (list, tuple)) else
+               f"one {type(x).__name__} of shape {tuple(np.shape(x))}")
+        raise DataError(f"x: the jet has {s} spatial variables ({', '.join(names)}); expected a tuple or list of {s} "
+                        f"grids, one per variable in that order, got {got}")
+    return [(f"x[{k}] ({v})", g) for k, (v, g) in enumerate(zip(names, x))]
+
+
+def _components(u, jet: JetSpace) -> list[tuple[str, Any]]:
+    """(label, array) of every dependent variable in ``jet.dependent`` order, from an array (m == 1), a list /
+    tuple of m arrays or a dict {name: array}."""
+    names, m = jet.dependent, jet.m
+    if isinstance(u, dict):
+        missing = [n for n in names if n not in u]
+        unknown = [k for k in u if k not in names]
+        if missing or unknown:
+            what = "; ".join(f"{w}: {', '.join(map(repr, v))}" for w, v in (("missing", missing),
+                                                                             ("unknown", unknown)) if v)
+            raise DataError(f"u: expected a dict with exactly the dependent variables ({', '.join(names)}) as keys; "
+                            f"{what}")
+        return [("u" if m == 1 else f"u[{n!r}]", u[n]) for n in names]
+    if m == 1:
+        return [("u", u)]
+    if not isinstance(u, (list, tuple)):
+        raise DataError(f"u: the jet has {m} dependent variables ({', '.join(names)}); expected a list or tuple of "
+                        f"{m} arrays (one per variable, in that order) or a dict {{name: array}}, got one "
+                        f"{type(u).__name__}")
+    if len(u) != m:
+        raise DataError(f"u: expected {m} arrays, one per dependent variable ({', '.join(names)}), got {len(u)}")
+    return [(f"u[{a}] ({n})", c) for a, (n, c) in enumerate(zip(names, u))]
+
+
+def _check_u(u, jet: JetSpace) -> list[np.ndarray]:
+    """The m components as float64 arrays (B, nt, n_1, ..., n_s) of one shape (a single solution gets B = 1)."""
+    s = jet.p - 1
+    batch, one = _layouts(jet)
+    labels: list[str] = []
+    arrays: list[np.ndarray] = []
+    for label, c in _components(u, jet):
+        U = as_tensor(c, label, dtype=DT, finite=False)
+        if U.ndim not in (s + 1, s + 2):
+            raise ValueError(f"{label}: expected {s + 1} or {s + 2} dimensions (one solution {one} or a batch "
+                             f"{batch}), got shape {tuple(U.shape)}")
+        if U.ndim == s + 1:
+            U = U.unsqueeze(0)
+        if min(U.shape) == 0:
+            raise DataError(f"{label}: expected solutions of shape {batch} or {one} with no empty axis, got shape "
+                            f"{tuple(U.shape)}")
+        if arrays and tuple(U.shape) != arrays[0].shape:
+            raise DataError(f"u: the components must share one grid, but {labels[0]} has shape {arrays[0].shape} and "
+                            f"{label} has shape {tuple(U.shape)} (one solution counted as a batch of B = 1)")
+        bad = int((~torch.isfinite(U)).sum())
+        if bad:
+            raise DataError(f"{label}: contains {bad} NaN or Inf value{'' if bad == 1 else 's'} (of {U.numel()}); "
+                            f"jets need a finite solution everywhere (crop the grid or the blown-up trajectories)")
+        labels.append(label)
+        arrays.append(U.cpu().numpy())
+    return arrays
 
 
 def _uniform(v, name: str, n: int, rtol: float) -> tuple[np.ndarray, float]:
@@ -257,7 +326,7 @@ def _uniform(v, name: str, n: int, rtol: float) -> tuple[np.ndarray, float]:
     return a, h
 
 
-def _resolve(method, periodic, boundary, fd_order):
+def _resolve(method, periodic, boundary, fd_order, s: int):
     if method not in METHODS:
         raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
     if periodic is not None and not isinstance(periodic, bool):
@@ -272,8 +341,9 @@ def _resolve(method, periodic, boundary, fd_order):
     if periodic is None:
         periodic = method == "spectral"
     if method == "spectral" and not periodic:
-        raise SymlieError("method, periodic: spectral x-derivatives need x periodic (periodic=True); use "
-                          "method='fd' or 'poly' for a bounded domain")
+        what = "x-derivatives need x periodic" if s == 1 else "spatial derivatives need every spatial axis periodic"
+        raise SymlieError(f"method, periodic: spectral {what} (periodic=True); use method='fd' or 'poly' for a "
+                          f"bounded domain")
     return method, periodic, p
 
 
@@ -285,116 +355,180 @@ def _need(name: str, what: str, n: int, need: int) -> None:
 # ------------------------------------------------------------------------------------------- entry point
 def jets_from_grid(u, t, x, jet: JetSpace, *, method: str = "auto", periodic: bool | None = None,
                    fd_order: int = 6, boundary: str = "drop", poly_degree: int | None = None,
-                   window: int | tuple[int, int] | None = None, n_points: int | None = None, seed=0,
+                   window: int | tuple[int, ...] | None = None, n_points: int | None = None, seed=0,
                    uniform_rtol: float = 1e-4) -> GridJets:
-    """Jet points of J^k (k = ``jet.order``) from solutions sampled on a uniform (t, x) grid.
+    """Jet points of J^k (k = ``jet.order``) from solutions sampled on a uniform (t, x^1, ..., x^s) grid.
+
+    The jet's first independent variable is time, the s = ``jet.p - 1`` others are spatial; write n_1..n_s for
+    the grid sizes of the spatial variables (``jet.independent[1:]``) and m = ``jet.m``.
 
     Args:
-        u: solutions (B, nt, nx) or one solution (nt, nx): u[b, i, j] = u_b(t_i, x_j) (t, x being
-            ``jet.independent``); finite everywhere.
-        t, x: the grid values (nt,), (nx,), strictly increasing and uniform (relative step deviation at most
-            ``uniform_rtol``). For periodic x the grid holds one period without its endpoint.
-        jet: a :class:`JetSpace` with two independent variables and one dependent variable.
-        method: ``"spectral"`` (FFT in x, FD in t), ``"fd"`` (FD in both), ``"poly"`` (local polynomial fits) or
-            ``"auto"`` (spectral when ``periodic`` is True, else FD).
-        periodic: x periodic with period nx dx (default: True for ``"spectral"``, False otherwise).
-        fd_order: even accuracy order p of the finite differences (t always, x for ``"fd"``).
-        boundary: ``"drop"`` the grid rows where a centred stencil does not fit, or use ``"one-sided"`` stencils
+        u: the solutions, float64 after conversion (numpy arrays or torch tensors): for m == 1 one array of
+            shape (B, nt, n_1, ..., n_s) (B solutions) or (nt, n_1, ..., n_s) (one solution; told apart by the
+            number of dimensions, s + 1 or s + 2), u[b, i, j_1, ..., j_s] = u_b(t_i, x^1_{j_1}, ...); for any m
+            a list / tuple of m such arrays of one shape (``jet.dependent`` order) or a dict {name: array} with
+            exactly the dependent names. Finite everywhere.
+        t: the time grid (nt,).
+        x: the spatial grid (n_1,) when s == 1, else a tuple / list of s grids (n_1,), ..., (n_s,) in
+            ``jet.independent[1:]`` order. Every grid strictly increasing and uniform (relative step deviation at
+            most ``uniform_rtol``); a periodic grid holds one period without its endpoint.
+        jet: a :class:`JetSpace` (time first, then s >= 1 spatial variables; any number of dependent ones).
+        method: ``"spectral"`` (FFT in space, FD in t), ``"fd"`` (FD along every axis), ``"poly"`` (local
+            polynomial fits) or ``"auto"`` (spectral when ``periodic`` is True, else FD).
+        periodic: every spatial axis periodic with period n_r h_r (default: True for ``"spectral"``, False
+            otherwise).
+        fd_order: even accuracy order q of the finite differences (t always, space for ``"fd"``).
+        boundary: ``"drop"`` the grid points where a centred stencil does not fit, or use ``"one-sided"`` stencils
             there (FD only; ``"poly"`` always drops).
-        poly_degree: ``"poly"``: total degree of the local polynomials (default ``jet.order + 2``).
-        window: ``"poly"``: half-widths (w_t, w_x) (or one int for both) of the fitting window (default
-            ``poly_degree // 2 + 2`` each).
+        poly_degree: ``"poly"``: total degree of the local polynomials in (t, x^1..x^s) (default
+            ``jet.order + 2``).
+        window: ``"poly"``: one half-width for every axis or a tuple of p = s + 1 half-widths
+            (w_t, w_1, ..., w_s) of the fitting window (default ``poly_degree // 2 + 2`` each).
         n_points: keep a random subset of this many valid rows (seeded by ``seed``; all rows when None or when
-            there are fewer valid rows); rows keep their (b, i, j) order.
+            there are fewer valid rows); rows keep their grid order.
         seed: int or ``torch.Generator`` of the subsampling.
 
     Returns:
-        :class:`GridJets` with Z (M, jet.dim) float64 and the grid index (M, 3) of every row.
+        :class:`GridJets` with Z (M, jet.dim) float64 in the :class:`JetSpace` layout (Z[:, jet.index(alpha, J)]
+        = D^J u^alpha) and the grid index (M, 2 + s) (b, i, j_1, ..., j_s) of every row.
 
     Raises:
-        DataError: non-uniform or non-increasing grids (naming the max deviation), NaN / Inf in u (counted),
-            shapes that disagree, or too few grid points for the stencils.
-        SymlieError: an unsupported jet space (not 1+1 dimensional), or spectral without periodic x.
+        DataError: non-uniform or non-increasing grids (naming the grid and the max deviation), NaN / Inf in a
+            component (counted), shapes that disagree (components, grids, number of spatial grids), a dict with
+            missing or unknown names, or too few grid points for the stencils.
+        SymlieError: a jet without a spatial variable, or spectral without periodic space.
     """
     _check_jet(jet)
-    method, periodic, p = _resolve(method, periodic, boundary, fd_order)
-    U, _ = _check_u(u)
-    B, nt, nx = U.shape
-    tt, dt = _uniform(t, "t", nt, uniform_rtol)
-    xx, dx = _uniform(x, "x", nx, uniform_rtol)
-    k = jet.order
-    J_list = [(0, 0)] + [J for r in range(1, k + 1) for J in multi_indices(2, r)]   # (a_t, a_x) of every column
-    n_fields = len(J_list)
-    check_memory(8.0 * B * nt * nx * (n_fields + 4), f"jets_from_grid: {n_fields} derivative fields on a grid "
-                 f"{(B, nt, nx)}", hint="pass fewer solutions (split u into batches) or crop the grid")
+    s, m, k = jet.p - 1, jet.m, jet.order
+    method, periodic, q = _resolve(method, periodic, boundary, fd_order, s)
+    grids = _spatial_grids(x, jet)
+    comps = _check_u(u, jet)
+    grid_shape = comps[0].shape                                   # (B, nt, n_1, ..., n_s)
+    B, nt = grid_shape[:2]
+    axes = [_Axis("t", jet.independent[0], *_uniform(t, "t", nt, uniform_rtol), False)]
+    axes += [_Axis(label, var, *_uniform(g, label, n, uniform_rtol), periodic)
+             for (label, g), var, n in zip(grids, jet.independent[1:], grid_shape[2:])]
+    J_list = [(0,) * jet.p] + [J for r in range(1, k + 1) for J in multi_indices(jet.p, r)]   # every column's J
+    n_fields = m * len(J_list)
+    n_cached = len(_spatial_prefixes(J_list)) if method != "poly" else 2
+    check_memory(8.0 * math.prod(grid_shape) * (n_fields + m * (n_cached + 4)),
+                 f"jets_from_grid: {n_fields} derivative fields on a grid {grid_shape}",
+                 hint="pass fewer solutions (split u into batches) or crop the grid")
+    U = np.stack(comps).reshape((m * B,) + grid_shape[1:])       # components as more solutions: (m B, nt, ...)
+    del comps
     if method == "poly":
-        fields, vt, vx, options = _poly(U, J_list, k, poly_degree, window, dt, dx, periodic)
+        fields, valid_axes, options = _poly(U, J_list, axes, k, poly_degree, window)
     else:
-        fields, vt, vx = _fd_spectral(U, J_list, k, p, dt, dx, method, periodic, boundary)
-        options = {"fd_order": p}
-    valid = np.broadcast_to(vt[:, None] & vx[None, :], (B, nt, nx))
-    idx = np.argwhere(valid)                                   # (n_valid, 3) in (b, i, j) order
+        fields, valid_axes = _fd_spectral(U, J_list, axes, q, method, boundary)
+        options = {"fd_order": q}
+    valid = np.ones(grid_shape, dtype=bool)
+    for d, v in enumerate(valid_axes):                             # the product of the per-axis masks
+        valid &= v.reshape((-1,) + (1,) * (jet.p - 1 - d))
+    idx = np.argwhere(valid)                                       # (n_valid, 2 + s) in (b, i, j_1, ...) order
     n_valid = idx.shape[0]
     if n_valid == 0:
-        raise DataError(f"u: no grid point has every derivative (grid {(B, nt, nx)}, method {method!r}); use a "
+        raise DataError(f"u: no grid point has every derivative (grid {grid_shape}, method {method!r}); use a "
                         f"larger grid or boundary='one-sided'")
     if n_points is not None:
         n_points = check_int(n_points, "n_points", 1)
         if n_points < n_valid:
             keep = torch.randperm(n_valid, generator=make_generator(seed))[:n_points].sort().values.numpy()
             idx = idx[keep]
-    b, i, j = idx[:, 0], idx[:, 1], idx[:, 2]
+    at = tuple(idx.T)
     Z = np.empty((idx.shape[0], jet.dim))
-    Z[:, 0], Z[:, 1] = tt[i], xx[j]
+    for d, ax in enumerate(axes):
+        Z[:, d] = ax.values[idx[:, 1 + d]]
     for J in J_list:
-        Z[:, jet.index(0, J)] = fields[J][b, i, j]
+        F = fields[J].reshape((m,) + grid_shape)
+        for alpha in range(m):
+            Z[:, jet.index(alpha, J)] = F[alpha][at]
+    steps = [ax.h for ax in axes[1:]]
     return GridJets(torch.from_numpy(Z), torch.from_numpy(idx.astype(np.int64)), jet, method, periodic,
-                    "drop" if method == "poly" else boundary, int(n_valid), (B, nt, nx), dt, dx, options)
+                    "drop" if method == "poly" else boundary, int(n_valid), tuple(grid_shape), axes[0].h,
+                    steps[0] if s == 1 else tuple(steps), options)
 
 
-def _fd_spectral(U, J_list, k, p, dt, dx, method, periodic, boundary):
-    B, nt, nx = U.shape
-    kt_max = max(J[0] for J in J_list)
-    kx_max = max(J[1] for J in J_list)
-    if kt_max:
-        _need("t", f"a t-derivative of order {kt_max} with fd_order={p} ({boundary})", nt,
-              kt_max + p if boundary == "one-sided" else 2 * _half_width(kt_max, p) + 1)
-    if method == "fd" and kx_max:
-        _need("x", f"an x-derivative of order {kx_max} with fd_order={p}", nx,
-              2 * _half_width(kx_max, p) + 1 if periodic or boundary == "drop" else kx_max + p)
-    elif kx_max:
-        _need("x", "spectral differentiation", nx, 4)
-    Dx, vx = {}, np.ones(nx, dtype=bool)
-    for b_ in sorted({J[1] for J in J_list}):
-        if method == "spectral":
-            Dx[b_] = _spectral_x(U, b_, dx)
+def _spatial_prefixes(J_list) -> set[tuple[int, ...]]:
+    """The spatial prefixes (c_1, ..., c_r), c_r > 0, that the mixed derivatives pass through (one stored field
+    each)."""
+    return {J[1: 1 + r] for J in J_list for r in range(1, len(J)) if J[r] > 0}
+
+
+def _fd_spectral(U, J_list, axes, q, method, boundary):
+    """{J: D^J U} for U (C, nt, n_1, ..., n_s) (spatial derivatives by FFT or FD of accuracy q, then t by FD) and
+    the (n,) bool validity mask of every axis."""
+    for d, ax in enumerate(axes):
+        top = max(J[d] for J in J_list)
+        if not top:
+            continue
+        if d and method == "spectral":
+            _need(ax.label, "spectral differentiation", ax.n, 4)
         else:
-            Dx[b_], v = _fd_axis(U, b_, p, dx, periodic, boundary)
-            vx &= v
-    fields, vt = {}, np.ones(nt, dtype=bool)
-    for a_, b_ in J_list:
-        d, v = _fd_axis(np.swapaxes(Dx[b_], 1, 2), a_, p, dt, False, boundary)
-        fields[(a_, b_)] = np.swapaxes(d, 1, 2)
-        vt &= v
-    return fields, vt, vx
+            fits = ax.periodic or boundary == "drop"
+            _need(ax.label, f"{_article(ax.var)} {ax.var}-derivative of order {top} with fd_order={q}"
+                  f"{'' if ax.periodic else f' ({boundary})'}", ax.n, 2 * _half_width(top, q) + 1 if fits else top + q)
+    valid = [np.ones(ax.n, dtype=bool) for ax in axes]
+
+    def along(a: np.ndarray, order: int, d: int) -> np.ndarray:
+        ax = axes[d]
+        if d and method == "spectral":
+            return _spectral_axis(a, order, ax.h, 1 + d)
+        out, v = _fd_axis(a, order, q, ax.h, ax.periodic, boundary, axis=1 + d)
+        valid[d] &= v
+        return out
+
+    cache: dict[tuple[int, ...], np.ndarray] = {(): U}                 # spatial prefix (c_1..c_r) -> field
+    for c in sorted({J[1:] for J in J_list}):
+        for r in range(1, len(c) + 1):
+            if c[:r] not in cache:
+                cache[c[:r]] = along(cache[c[: r - 1]], c[r - 1], r)
+    fields = {J: along(cache[J[1:]], J[0], 0) for J in J_list}
+    return fields, valid
 
 
-def _poly(U, J_list, k, poly_degree, window, dt, dx, periodic):
+def _poly(U, J_list, axes, k, poly_degree, window):
+    """{J: D^J U} of the local polynomial fits (U (C, nt, n_1, ..., n_s)), the per-axis validity masks and the
+    resolved options."""
     deg = k + 2 if poly_degree is None else check_int(poly_degree, "poly_degree", 1)
     if deg < k:
         raise ValueError(f"poly_degree: the jet has derivatives of order {k}; the polynomials need degree >= {k}, "
                          f"got {deg}")
+    ws = _window(window, deg, axes)
+    for ax, w in zip(axes, ws):
+        _need(ax.label, f"a polynomial window of half-width {w}", ax.n, 2 * w + 1)
+    kernels = _poly_kernels(J_list, deg, ws, tuple(ax.h for ax in axes))
+    shape, fft_axes = U.shape[1:], tuple(range(1, U.ndim))
+    U_hat = np.fft.rfftn(U, axes=fft_axes)
+    fields = {}
+    for J, K in kernels.items():
+        # the correlation sum_e K[e] U[i + e - w] as a circular convolution with g[-e'] = K[e' + w]; it wraps
+        # around only within w of the ends of an axis: exactly the margins that non-periodic axes drop
+        g = np.zeros(shape)
+        g[tuple(slice(0, 2 * w + 1) for w in ws)] = np.flip(K)
+        g = np.roll(g, tuple(-w for w in ws), axis=tuple(range(len(ws))))
+        fields[J] = np.fft.irfftn(U_hat * np.fft.rfftn(g), s=shape, axes=fft_axes)
+    valid = []
+    for ax, w in zip(axes, ws):
+        v = np.ones(ax.n, dtype=bool)
+        if not ax.periodic:
+            v[:w] = v[ax.n - w:] = False
+        valid.append(v)
+    return fields, valid, {"poly_degree": deg, "window": ws}
+
+
+def _window(window, deg: int, axes) -> tuple[int, ...]:
+    """The half-widths (w_t, w_1, ..., w_s) from None (default), one int or a tuple of p ints."""
+    p = len(axes)
     if window is None:
-        wt = wx = deg // 2 + 2
-    elif isinstance(window, int) and not isinstance(window, bool):
-        wt = wx = check_int(window, "window", 1)
-    else:
-        try:
-            wt, wx = (check_int(w, "window", 1) for w in window)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"window: expected an int >= 1 or a pair (w_t, w_x) of them, got {window!r}") from exc
-    _, nt, nx = U.shape
-    _need("t", f"a polynomial window of half-width {wt}", nt, 2 * wt + 1)
-    _need("x", f"a polynomial window of half-width {wx}", nx, 2 * wx + 1)
-    fields, vt, vx = _poly_derivatives(U, J_list, deg, wt, wx, dt, dx, periodic)
-    return fields, vt, vx, {"poly_degree": deg, "window": (wt, wx)}
+        return (deg // 2 + 2,) * p
+    if isinstance(window, int) and not isinstance(window, bool):
+        return (check_int(window, "window", 1),) * p
+    want = (f"an int >= 1 or a {'pair' if p == 2 else 'tuple'} ({', '.join('w_' + ax.var for ax in axes)}) of "
+            f"them")
+    try:
+        ws = tuple(check_int(w, "window", 1) for w in window)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"window: expected {want}, got {window!r}") from exc
+    if len(ws) != p:
+        raise ValueError(f"window: expected {want}, got {window!r}")
+    return ws

@@ -80,6 +80,7 @@ def check_finite(t: torch.Tensor, name: str) -> None:
     A finite sum proves every entry finite without allocating a mask (large inputs stay at their own size);
     only when the sum is not finite (a bad entry, or an overflow of huge finite values) is the mask built.
     """
+    t = t.detach()   # values only; also keeps the check out of torch.func transforms (no Python decompositions)
     if t.numel() and not bool(torch.isfinite(t.sum())) and not bool(torch.isfinite(t).all()):
         bad = (~torch.isfinite(t)).sum().item()
         raise ValueError(f"{name}: contains {bad} NaN or Inf entr{'y' if bad == 1 else 'ies'}")
