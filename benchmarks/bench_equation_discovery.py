@@ -133,7 +133,7 @@ def main(argv=None) -> int:
         if first["promoted"] is None:
             md += ["Missed: the promoted fit reaches 1 % at no n; the nuclear norm shrinks the broken singular values "
                    "instead of zeroing the boost and the scaling, so it keeps only the translations and biases the "
-                   "coefficients (docs/design.md, "Differential equations").", ""]
+                   "coefficients (docs/design.md, section 'Differential equations').", ""]
     (args.out / "equation_discovery.md").write_text("\n".join(md) + "\n")
     print(f"wrote {args.out / 'equation_discovery.md'}")
     return 0

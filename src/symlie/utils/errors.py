@@ -54,7 +54,8 @@ class UnderdeterminedWarning(SymlieWarning):
 
 
 class ConvergenceWarning(SymlieWarning):
-    """An iterative solver stopped at its iteration limit before meeting its tolerances."""
+    """An iterative solver stopped at its iteration limit before meeting its tolerances, or a training run
+    diverged (a NaN / Inf loss or gradient: ``TrainResult.status == "diverged"``, the best state restored)."""
 
 
 class BlowUpWarning(SymlieWarning):
