@@ -230,3 +230,17 @@ def test_bad_equations_are_refused_clearly():
         sl.discover(eq.residual, Z, pde.point_symmetry_candidates(eq))
     with pytest.raises(ValueError, match="base: acts on R\\^2"):
         pde.prolong(sl.polynomial_vector_fields(2, 1), eq.jet)
+
+
+def test_second_order_ode_free_particle_has_sl3():
+    """u'' = 0: its point symmetry algebra is sl(3, R), 8-dimensional, and all 8 fields are quadratic:
+    d/dt, d/du, t d/dt, u d/dt, t d/du, u d/du, t^2 d/dt + t u d/du, t u d/dt + u^2 d/du (Olver, Example 2.41)."""
+    jet = pde.JetSpace(("t",), ("u",), 2)
+    c = jet.coordinate
+    eq = pde.Equation("u'' = 0", jet, lambda z: z[:, c("u_tt")], ("u_tt",), rhs=lambda z: 0 * z[:, 0])
+    res = pde.point_symmetries(eq, sl.PolynomialLibrary(2))
+    assert res.dim == 8 and res.status == "ok"
+    # u'' = u (harmonic, hyperbolic): also 8 (every linear second-order ODE is equivalent to u'' = 0), but the
+    # fields involve e^{+-t}, outside the polynomials: inside degree 2 only d/dt and u d/du remain
+    eq2 = pde.Equation("u'' = u", jet, lambda z: z[:, c("u_tt")] - z[:, c("u")], ("u_tt",), rhs=lambda z: z[:, c("u")])
+    assert pde.point_symmetries(eq2, sl.PolynomialLibrary(2)).dim == 2
