@@ -6,6 +6,9 @@ spectral without noise, local polynomial fits with noise), a degree-2 library in
 - **STLSQ** (sequentially thresholded least squares on normalised columns, threshold 0.05): PDE-FIND's
   algorithm as implemented in symlie (pysindy, the peer, is not installed here, so it is not run side by
   side; its PDE-FIND is the same algorithm);
+- **pysindy STLSQ** (the peer, when it installs: ``pip install 'symlie[sindy]'``): pysindy's STLSQ optimizer,
+  PDE-FIND's regression step, on the same design matrix (threshold 0.05 on normalised columns: 0.05 |u_t|,
+  ridge alpha 0, unbiased refit), so both libraries' regressions see identical rows;
 - **enforced**: ``pde.fit_symmetric_equation`` with KdV's 4 point symmetries imposed as linear constraints
   (the allowed equations: u_t = -u u_x + b u_xxx; one coefficient fitted);
 - **promoted**: ``promote.fit_promoted_equation``, the nuclear norm of the symmetry criterion over the 19
@@ -38,16 +41,25 @@ from symlie import pde  # noqa: E402
 from symlie.datasets import generate  # noqa: E402
 from symlie.promote import fit_promoted_equation  # noqa: E402
 
+try:  # the peer, run side by side where it installs
+    import numpy as np
+    import pysindy as ps
+except ImportError:  # pragma: no cover - depends on the environment
+    ps = None
+
 RESULTS = Path(__file__).resolve().parent / "results"
 SIZES = [5, 10, 20, 50, 100, 200, 500, 1000, 2000]
 TRUE = {"u u_x": -1.0, "u_xxx": -1.0}
-ARMS = ("stlsq", "enforced", "promoted")
+ARMS = ("stlsq", "pysindy", "enforced", "promoted")
+LABEL = {"stlsq": "STLSQ", "pysindy": "pysindy STLSQ", "enforced": "enforced", "promoted": "promoted"}
 LAM = 1e-6
 
 
 def score(fit) -> tuple[float, bool]:
-    names = fit.feature_names
-    coef = fit.coef
+    return score_coef(fit.coef, fit.feature_names)
+
+
+def score_coef(coef, names) -> tuple[float, bool]:
     err = max(abs(float(coef[names.index(k)]) - v) / abs(v) for k, v in TRUE.items())
     support = {names[i] for i in range(len(names)) if float(coef[i]) != 0.0}
     return err, support == set(TRUE)
@@ -87,6 +99,14 @@ def main(argv=None) -> int:
                     t0 = time.perf_counter()
                     f2 = pde.fit_symmetric_equation(Z, eq.jet, gens, val_fraction=0.0, seed=s)
                     secs["enforced"].append(time.perf_counter() - t0)
+                    if ps is not None:
+                        t0 = time.perf_counter()
+                        des = pde.equation_design(Z, eq.jet, val_fraction=0.0)
+                        Th, y = des.theta().numpy(), des.y().numpy()
+                        opt = ps.STLSQ(threshold=0.05 * float(np.linalg.norm(y)), alpha=0.0, normalize_columns=True)
+                        opt.fit(Th, y[:, None])
+                        secs["pysindy"].append(time.perf_counter() - t0)
+                        res["pysindy"].append(score_coef(torch.from_numpy(opt.coef_[0].copy()), des.feature_names))
                     t0 = time.perf_counter()
                     f3 = fit_promoted_equation(Z, eq.jet, lam=LAM, reweight=0, val_fraction=0.0, seed=s)
                     secs["promoted"].append(time.perf_counter() - t0)
@@ -95,6 +115,8 @@ def main(argv=None) -> int:
                 res["enforced"].append(score(f2))
                 res["promoted"].append(score(f3))
             for arm in ARMS:
+                if not res[arm]:
+                    continue
                 errs = [e for e, _ in res[arm]]
                 ok = [b for _, b in res[arm]]
                 rows.append({"noise": noise, "n": n, "arm": arm, "median_error": statistics.median(errs),
@@ -110,26 +132,34 @@ def main(argv=None) -> int:
           f"`python benchmarks/bench_equation_discovery.py` ({env['date']}, load {env['loadavg']}). KdV data, "
           f"LieNLSD setting (10 trajectories), degree-2 library in (u, u_x, u_xx, u_xxx): 15 terms. n jet rows drawn "
           f"at random, {args.seeds} seeds; median of the largest relative error of the two true coefficients; "
-          f"'support' = seeds whose fit has exactly the two true terms. pysindy (PDE-FIND) is not installed here; "
-          f"the STLSQ arm is the same algorithm in symlie. Promoted: the nuclear norm of the symmetry criterion over the "
+          f"'support' = seeds whose fit has exactly the two true terms. "
+          + ("pysindy " + ps.__version__ + " (the peer) runs side by side: its STLSQ optimizer on the same design "
+             "matrix. " if ps is not None else "pysindy (the peer) is not installed: no side-by-side arm. ")
+          + f"Promoted: the nuclear norm of the symmetry criterion over the "
           f"19 evolution-form candidate fields of degree <= 2, lam = {LAM:g}, the symmetries not given; 'kept' is the "
           f"median dimension of the algebra the fit kept (2 = only d/dt and d/dx, which every autonomous equation "
           f"has; KdV has 4).", ""]
     for noise in sorted({r["noise"] for r in rows}):
-        md += [f"## noise {noise:g} x std(u)", "", "| n | STLSQ error | STLSQ support | enforced error | enforced support "
-               "| promoted error | promoted support | promoted kept |", "|---|---|---|---|---|---|---|---|"]
+        arms = [a for a in ARMS if any(r["arm"] == a for r in rows)]
+        head = "| n | " + " | ".join(f"{LABEL[a]} error | {LABEL[a]} support" for a in arms) + " | promoted kept |"
+        md += [f"## noise {noise:g} x std(u)", "", head, "|---" * (2 * len(arms) + 2) + "|"]
         for n in SIZES:
-            a, b, c = (next(r for r in rows if r["noise"] == noise and r["n"] == n and r["arm"] == arm) for arm in ARMS)
-            md.append(f"| {n} | {a['median_error']:.2e} | {a['support_right']}/{a['seeds']} | {b['median_error']:.2e} "
-                      f"| {b['support_right']}/{b['seeds']} | {c['median_error']:.2e} | {c['support_right']}/{c['seeds']} "
-                      f"| {c['median_kept']:g} |")
+            cells = []
+            for arm in arms:
+                r = next(r for r in rows if r["noise"] == noise and r["n"] == n and r["arm"] == arm)
+                cells.append(f"{r['median_error']:.2e} | {r['support_right']}/{r['seeds']}")
+            kept = next(r for r in rows if r["noise"] == noise and r["n"] == n and r["arm"] == "promoted")["median_kept"]
+            md.append(f"| {n} | " + " | ".join(cells) + f" | {kept:g} |")
         first = {}
-        for arm in ARMS:
+        for arm in arms:
             ok = [r["n"] for r in rows if r["noise"] == noise and r["arm"] == arm and r["median_error"] < 0.01
                   and 2 * r["support_right"] > r["seeds"]]
             first[arm] = min(ok) if ok else None
-        md += ["", f"Smallest n with median error < 1 % and the right support in most seeds: STLSQ {first['stlsq']}, "
-               f"enforced {first['enforced']}, promoted {first['promoted']}.", ""]
+        md += ["", "Smallest n with median error < 1 % and the right support in most seeds: "
+               + ", ".join(f"{LABEL[a]} {first[a]}" for a in arms) + ".", "",
+               "Median seconds per fit at n = 1000: " + ", ".join(
+                   f"{LABEL[a]} {next(r for r in rows if r['noise'] == noise and r['n'] == 1000 and r['arm'] == a)['median_seconds']:.3g}"
+                   for a in arms) + ".", ""]
         if first["promoted"] is None:
             md += ["Missed: the promoted fit reaches 1 % at no n; the nuclear norm shrinks the broken singular values "
                    "instead of zeroing the boost and the scaling, so it keeps only the translations and biases the "
