@@ -454,7 +454,7 @@ def _spatial_prefixes(J_list) -> set[tuple[int, ...]]:
     return {J[1: 1 + r] for J in J_list for r in range(1, len(J)) if J[r] > 0}
 
 
-def _fd_spectral(U, J_list, axes, q, method, boundary):
+def _fd_spectral(U: np.ndarray, J_list: list, axes: list, q: int, method: str, boundary: str) -> tuple:
     """{J: D^J U} for U (C, nt, n_1, ..., n_s) (spatial derivatives by FFT or FD of accuracy q, then t by FD) and
     the (n,) bool validity mask of every axis."""
     for d, ax in enumerate(axes):
