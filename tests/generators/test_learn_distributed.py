@@ -1,0 +1,64 @@
+"""Learned generators train data-parallel: two gloo processes (DistributedDataParallel around the fields and
+the loss, one module) give the parameters of one process on the same full batches (float64)."""
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+import torch
+
+from symlie import pde
+from symlie.datasets import generate
+from symlie.generators.learn import PDESymmetryTask, learn_pde_symmetries
+from symlie.utils.training import init_distributed
+
+WORLD = 2
+
+
+def _tasks():
+    sol = generate("kdv", 3, preset="ko", seed=0, progress=False)
+    eq = pde.kdv()
+    task = PDESymmetryTask(sol.u[:2], sol.t, sol.x, eq, n_patches=4, n_ref=256, patch=(12, 12), seed=0)
+    val = PDESymmetryTask(sol.u[2:], sol.t, sol.x, eq, n_patches=2, n_ref=256, patch=(12, 12), seed=1)
+    return task, val
+
+
+def _run(batch_size, checkpoint=None):
+    task, val = _tasks()
+    gen, scales, res = learn_pde_symmetries(task, val, epochs=2, batch_size=batch_size, width=8, head=4,
+                                            dtype=torch.float64, progress=False, checkpoint=checkpoint)
+    return [p.detach().clone() for p in gen.parameters()], res
+
+
+def _worker(rank, world, port, out_dir):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
+    torch.set_num_threads(1)
+    assert init_distributed("gloo", timeout=120)
+    try:
+        params, res = _run(2, checkpoint=os.path.join(out_dir, f"ck{rank}.pt"))
+        torch.save({"params": params, "status": res.status}, os.path.join(out_dir, f"rank{rank}.pt"))
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def _free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(not (torch.distributed.is_available() and torch.distributed.is_gloo_available()),
+                    reason="torch.distributed with the gloo backend is not available")
+@pytest.mark.slow  # two processes, each importing torch and symlie
+def test_two_processes_learn_the_same_fields_as_one(tmp_path):
+    import torch.multiprocessing as mp
+    torch.set_num_threads(1)
+    single, res = _run(4)                                  # one process, the full batch of 4 draws per step
+    mp.spawn(_worker, args=(WORLD, _free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    outs = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
+    assert res.status == "completed" and all(o["status"] == "completed" for o in outs)
+    for p, q0, q1 in zip(single, outs[0]["params"], outs[1]["params"]):
+        assert torch.equal(q0, q1)                          # ranks stay in sync
+        assert torch.allclose(p, q0, atol=1e-10, rtol=1e-8)  # 2 x 2 draws == 1 x 4 draws
+    assert (tmp_path / "ck0.pt").exists() and not (tmp_path / "ck1.pt").exists()   # only rank 0 writes
