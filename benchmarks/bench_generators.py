@@ -35,6 +35,7 @@ import symlie as sl  # noqa: E402
 from symlie import pde  # noqa: E402
 from symlie.datasets import generate  # noqa: E402
 from symlie.generators import GeneratorMLP  # noqa: E402
+from symlie.report import plot_graph_fields, plot_transformed_patches, plots_available  # noqa: E402
 from symlie.generators.learn import PDESymmetryTask, compare_to_exact, learn_pde_symmetries  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -93,6 +94,29 @@ def main(argv=None) -> int:
                a for a in (argv if argv is not None else sys.argv[1:]))}
     args.out.mkdir(parents=True, exist_ok=True)
     name = f"generators_{args.equation}"
+    gen.save(args.out / f"{name}.pt", extra={"scales": scales.tolist(), "scaling": vars(task.scaling),
+                                              "equation": args.equation, "command": env["command"]})
+    pictures = []
+    if plots_available():
+        sc = task.scaling
+        fields = {f"V{i + 1}": (lambda Q, i=i: gen(Q.float())[:, i].double() / float(scales[i]))
+                  for i in range(args.n_gen)}
+        exact = {lb: (lambda Q, f=f: sc.push(f(sc.physical(Q)))) for lb, f in zip(labels, eq.exact_fields(labels))}
+        pictures.append(plot_graph_fields({**fields, **exact}, args.out / f"{name}_fields.png",
+                                          title=f"learned and exact fields, {args.equation.upper()}"))
+        draw = task.dataset()[:1]
+        P0 = task.patches(*draw[:3])[0]
+        Q0 = sc.normalise(P0).float()
+        clouds = {"patch": P0}
+        with torch.no_grad():
+            v = gen.field(scales.float())
+            for i in range(args.n_gen):
+                z0 = Q0.reshape(1, -1, 3).expand(args.n_gen, -1, -1)
+                s = torch.zeros(args.n_gen, 1)
+                s[i] = 0.4
+                moved = sl.generators.flow(v, z0, s, steps=10)[i].reshape(P0.shape)
+                clouds[f"exp(0.4 V{i + 1})"] = sc.physical(moved.double())
+        pictures.append(plot_transformed_patches(clouds, args.out / f"{name}_patches.png"))
     (args.out / f"{name}.json").write_text(json.dumps({"env": env, "row": row}, indent=1, default=float))
     amax = max(row["angles"]) if row["angles"] else float("nan")
     spare = row["projection"][len(labels):]
@@ -122,6 +146,7 @@ def main(argv=None) -> int:
            "Note: a nearly constant field projects strongly onto this span (it holds the constant fields d/dx, d/dt "
            "and t d/dx + d/du), so the projections of an untrained network are already high; the angles and the "
            "spare slot are the informative numbers.", ""]
+    md += [f"![fields]({p.name})" for p in pictures] + ([""] if pictures else [])
     (args.out / f"{name}.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
     return 0

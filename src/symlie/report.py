@@ -160,3 +160,52 @@ def plot_vector_field(fields: dict, path, *, lim: float = 1.2, n: int = 15, titl
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def plot_graph_fields(fields: dict, path, *, u_level: float = 0.0, n: int = 17,
+                      title: str = "fields on (t, x) at fixed u") -> Path:
+    """Fields on the graph space (t, x, u) of a scalar 1+1 PDE, in normalised coordinates: for each entry
+    {label: callable (N, 3) -> (N, 3)}, a quiver of the (t, x) components over [0, 1]^2 at u = ``u_level``,
+    coloured by the u component."""
+    import torch
+    plt = _pyplot()
+    g = torch.linspace(0.0, 1.0, n, dtype=torch.float64)
+    T, X = torch.meshgrid(g, g, indexing="xy")
+    pts = torch.stack([T.reshape(-1), X.reshape(-1), torch.full((n * n,), float(u_level), dtype=torch.float64)], 1)
+    fig, axes = plt.subplots(1, len(fields), figsize=(3.0 * len(fields), 3.1), dpi=110, squeeze=False)
+    for ax, (label, f) in zip(axes[0], fields.items()):
+        V = torch.as_tensor(f(pts)).detach().to(torch.float64)
+        q = ax.quiver(T.numpy(), X.numpy(), V[:, 0].reshape(n, n).numpy(), V[:, 1].reshape(n, n).numpy(),
+                      V[:, 2].reshape(n, n).numpy(), cmap="coolwarm")
+        fig.colorbar(q, ax=ax, fraction=0.046, pad=0.04)
+        ax.set_title(label, fontsize=8)
+        ax.set_xlabel("t (normalised)", fontsize=7)
+        ax.set_ylabel("x (normalised)", fontsize=7)
+        ax.set_aspect("equal")
+    fig.suptitle(title + " (arrows: d/dt, d/dx parts; colour: d/du part)", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_transformed_patches(clouds: dict, path, *, title: str = "a patch and its transforms") -> Path:
+    """Point clouds (pt, px, 3) of (t, x, u), e.g. a data patch and its images under learned flows, each drawn as
+    u over the moved (x, t) positions."""
+    import torch
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(clouds), figsize=(2.8 * len(clouds), 2.9), dpi=110, squeeze=False)
+    for ax, (label, P) in zip(axes[0], clouds.items()):
+        P = torch.as_tensor(P).detach().to(torch.float64)
+        ax.scatter(P[..., 1].reshape(-1).numpy(), P[..., 0].reshape(-1).numpy(), c=P[..., 2].reshape(-1).numpy(),
+                   s=3, cmap="viridis")
+        ax.set_title(label, fontsize=8)
+        ax.set_xlabel("x", fontsize=7)
+        ax.set_ylabel("t", fontsize=7)
+    fig.suptitle(title, fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -209,8 +209,8 @@ class GeneratorMLP(nn.Module):
 
     def save(self, path, *, extra: dict | None = None) -> Path:
         """Write the configuration and weights (plus ``extra``, e.g. reference scales or training metadata) to
-        ``path`` atomically (a torch file with a format tag and version)."""
-        p = check_out_file(path, "path")
+        ``path`` atomically (a torch file with a format tag and version; ".pt" appended when missing)."""
+        p = check_out_file(path, "path", suffix=".pt")
         payload = {"format": FORMAT, "version": FORMAT_VERSION, "config": self.config(),
                    "state": {k: v.detach().cpu() for k, v in self.state_dict().items()}, "extra": dict(extra or {})}
         with atomic_file(p, "path") as tmp:

@@ -217,10 +217,12 @@ class PDESymmetryTask:
 
 
 class GeneratorObjective(torch.nn.Module):
-    """The fields and the task's loss as one module: ``forward(*batch)`` returns the loss dict, so a trainer
-    (and ``DistributedDataParallel``, which needs the forward to run through the wrapper) sees one model."""
+    """The fields and a task's loss (any object with ``loss(generators, batch)``: :class:`PDESymmetryTask`,
+    :class:`symlie.generators.images.ImageSymmetryTask`) as one module: ``forward(*batch)`` returns the loss
+    dict, so a trainer (and ``DistributedDataParallel``, which needs the forward to run through the wrapper) sees
+    one model."""
 
-    def __init__(self, generators: GeneratorMLP, task: PDESymmetryTask):
+    def __init__(self, generators: GeneratorMLP, task: Any):
         super().__init__()
         self.generators = generators
         self.task = task
