@@ -198,9 +198,23 @@ def test_divergence_stops_restores_the_best_finite_state_and_warns():
     with pytest.warns(ConvergenceWarning, match="gradient at epoch 6, step 6"):
         res = Trainer(model, counting, lambda p: torch.optim.SGD(p, lr=LR1), epochs=50, batch_size=32,
                       progress=False).fit(TRAIN1)
-    assert res.status == "diverged" and res.diverged_at == {"epoch": 6, "step": 6, "batch": 1, "what": "gradient"}
+    assert res.status == "diverged" and res.diverged_at == {"epoch": 6, "step": 6, "batch": 1, "what": "gradient",
+                                                            "terms": []}
     assert res.selected_on == "train_loss" and res.best_epoch == 5 and res.steps == 5
     assert float(model.weight.detach()) == pytest.approx(_w(5), rel=1e-12)
+    # a NaN in one named term of a loss dict: the term is named
+    model = _linear()
+    steps = []
+
+    def with_terms(m, b):
+        steps.append(1)
+        bad = torch.tensor(math.nan if len(steps) > 2 else 0.0, dtype=torch.float64)
+        return {"loss": mse(m, b) + bad, "fit": mse(m, b), "penalty": bad}
+
+    with pytest.warns(ConvergenceWarning, match=r"loss \(terms penalty\) at epoch 3"):
+        res = Trainer(model, with_terms, lambda p: torch.optim.SGD(p, lr=LR1), epochs=50, batch_size=32,
+                      progress=False).fit(TRAIN1)
+    assert res.diverged_at["what"] == "loss" and res.diverged_at["terms"] == ["penalty"]
 
 
 def test_early_stopping_counts_validations_without_improvement():

@@ -70,7 +70,8 @@ class TrainResult:
     """What :meth:`Trainer.fit` returns.
 
     ``status``: ``"completed"``, ``"early-stopped"`` or ``"diverged"`` (a NaN/Inf loss, gradient or validation
-    metric; ``diverged_at`` then says ``{"epoch", "step", "batch", "what"}``). ``best_epoch`` (1-based; 0: the
+    metric; ``diverged_at`` then says ``{"epoch", "step", "batch", "what"}`` and, for a loss dict, ``"terms"``: the
+    named terms that were not finite on this process). ``best_epoch`` (1-based; 0: the
     initial parameters, when no epoch finished with a finite metric) and ``best_val`` are the selected state and its
     metric, which ``selected_on`` names (``"val"``, or ``"train_loss"`` when fit had no validation data).
     ``history``: one dict per completed epoch with ``epoch``, ``step``, ``train_loss``, ``terms`` (the other named
@@ -413,8 +414,9 @@ class Trainer:
                 lv = float(loss.detach())
                 flags = self._reduce([float(not math.isfinite(lv)), float(not math.isfinite(gnorm))])
                 if any(flags):
+                    bad_terms = [k for k, v in terms.items() if not math.isfinite(v)]
                     diverged_at = {"epoch": epoch, "step": step + 1, "batch": i + 1,
-                                   "what": "loss" if flags[0] else "gradient"}
+                                   "what": "loss" if flags[0] else "gradient", "terms": bad_terms}
                     break
                 opt.step()
                 step += 1
@@ -470,8 +472,9 @@ class Trainer:
         if diverged_at is not None:
             status = "diverged"
             where = "the initial parameters" if best["epoch"] == 0 else f"epoch {best['epoch']}"
-            message = (f"training diverged: a non-finite {diverged_at['what']} at epoch {diverged_at['epoch']}, step "
-                       f"{diverged_at['step']}; restored {where} (best {selected} {best['val']:.4g})")
+            named = f" (terms {', '.join(diverged_at['terms'])})" if diverged_at.get("terms") else ""
+            message = (f"training diverged: a non-finite {diverged_at['what']}{named} at epoch {diverged_at['epoch']}, "
+                       f"step {diverged_at['step']}; restored {where} (best {selected} {best['val']:.4g})")
             if self._rank == 0:
                 warnings.warn(message, ConvergenceWarning, stacklevel=3)
         else:
