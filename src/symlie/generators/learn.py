@@ -100,18 +100,24 @@ class PDESymmetryTask:
         weights: loss weights (keys of :data:`DEFAULT_WEIGHTS`); lipschitz_tau: the allowed slope.
         threshold, stencil: of the validity score (:func:`pde_validity`).
         sobolev_rows: time rows (full in x) for the Sobolev term; ``sobolev`` (attribute) switches it on.
+        scaling: the normalised coordinates (default from these data, :meth:`GraphScaling.from_grid`); pass the
+            scaling fields were trained in to evaluate them on other data (it is saved with them by
+            ``benchmarks/bench_generators.py``).
     """
 
     def __init__(self, u, t, x, equation: Equation, *, period: float | None = None, patch=(32, 32),
                  n_patches: int = 1024, n_gen: int = 4, sigma: float = 0.4, intervals: int = 2, flow_steps: int = 5,
                  n_ref: int = 8192, weights: dict | None = None, lipschitz_tau: float = 3.0,
-                 threshold: float = 1e-4, stencil: Any = None, sobolev_rows: int = 8, seed=0):
+                 threshold: float = 1e-4, stencil: Any = None, sobolev_rows: int = 8,
+                 scaling: GraphScaling | None = None, seed=0):
         if not isinstance(equation, Equation):
             raise TypeError(f"equation: expected a symlie.pde.Equation, got {type(equation).__name__}")
         self.U = as_tensor(u, "u", ndim=3, dtype=DT)
         self.t = as_tensor(t, "t", ndim=1, dtype=DT)
         self.x = as_tensor(x, "x", ndim=1, dtype=DT)
-        self.scaling = GraphScaling.from_grid(self.U, self.t, self.x, period)
+        if scaling is not None and not isinstance(scaling, GraphScaling):
+            raise TypeError(f"scaling: expected a GraphScaling, got {type(scaling).__name__}")
+        self.scaling = GraphScaling.from_grid(self.U, self.t, self.x, period) if scaling is None else scaling
         B, nt, nx = self.U.shape
         pt, px = (check_int(p, "patch", 2) for p in patch)
         if pt > nt or px > nx:
