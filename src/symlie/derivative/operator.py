@@ -85,7 +85,34 @@ def _polynomial_maps(powers: np.ndarray, A: np.ndarray, b: np.ndarray) -> list[s
     return maps
 
 
-class LieOperator:
+class _SampledOperator:
+    """What both assembled operators share: the coefficient check and the spectrum of S(W)."""
+
+    q: int
+    P: int
+    n_out: int
+    D: int
+
+    def apply(self, W) -> np.ndarray:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _as_W(self, W) -> np.ndarray:
+        W = W.detach().numpy() if isinstance(W, torch.Tensor) else np.asarray(W, dtype=float)
+        if W.size != self.P:
+            raise ValueError(f"W: expected {self.P} coefficients (n_out={self.n_out} x D={self.D}), "
+                             f"got shape {W.shape}")
+        return W.reshape(self.n_out, self.D)
+
+    def singular_values(self, W) -> torch.Tensor:
+        """(q,) singular values of S(W), descending (RMS over the points)."""
+        s = np.linalg.svd(self.apply(W), compute_uv=False)
+        return torch.from_numpy(np.concatenate([s, np.zeros(self.q - s.size)]))
+
+    def nuclear_norm(self, W) -> float:
+        return float(self.singular_values(W).sum())
+
+
+class LieOperator(_SampledOperator):
     """The assembled Lie-derivative operator of linear-in-parameter models F_W(x) = W Phi(x).
 
     ``apply(W)`` returns S(W) (rows, q): column j holds L_{xi_j} F_W at the sample points (weighted by
@@ -200,13 +227,6 @@ class LieOperator:
         M = PolynomialLibrary(deg_l).fit(X[:1]).transform(X)
         return int(torch.linalg.matrix_rank(M)) == math.comb(n_in + deg_l, deg_l)
 
-    def _as_W(self, W) -> np.ndarray:
-        W = W.detach().numpy() if isinstance(W, torch.Tensor) else np.asarray(W, dtype=float)
-        if W.size != self.P:
-            raise ValueError(f"W: expected {self.P} coefficients (n_out={self.n_out} x D={self.D}), "
-                             f"got shape {W.shape}")
-        return W.reshape(self.n_out, self.D)
-
     def apply(self, W) -> np.ndarray:
         """S(W) (rows, q) for W (n_out, D) (or its flattening)."""
         W = self._as_W(W)
@@ -264,14 +284,6 @@ class LieOperator:
             out[:, :, p] = self.apply(eye[p]).T
         return torch.from_numpy(out)
 
-    def singular_values(self, W) -> torch.Tensor:
-        """(q,) singular values of S(W), descending (RMS Lie derivatives over the points)."""
-        s = np.linalg.svd(self.apply(W), compute_uv=False)
-        return torch.from_numpy(np.concatenate([s, np.zeros(self.q - s.size)]))
-
-    def nuclear_norm(self, W) -> float:
-        return float(self.singular_values(W).sum())
-
     def scale(self, W) -> float:
         """RMS |F_W - mean F_W| over the points (the reference of the kept-algebra rank rule)."""
         Wm = self._as_W(W)
@@ -285,7 +297,7 @@ class LieOperator:
                 f"{'structured' if self.structured else 'dense'})")
 
 
-class AffineOperator:
+class AffineOperator(_SampledOperator):
     """An assembled affine operator W -> S(W) = T(vec W) - B (rows, q) with the interface of
     :class:`LieOperator` (``apply`` / ``adjoint`` / ``gram`` / ``matrix``), for constraints that are affine in the
     parameters: the symmetry condition of an equation u_t = F_W on its surface, column j the criterion
@@ -324,13 +336,6 @@ class AffineOperator:
         self.reference = float(reference)
         self._K: np.ndarray | None = None
 
-    def _as_W(self, W) -> np.ndarray:
-        W = W.detach().numpy() if isinstance(W, torch.Tensor) else np.asarray(W, dtype=float)
-        if W.size != self.P:
-            raise ValueError(f"W: expected {self.P} coefficients (n_out={self.n_out} x D={self.D}), "
-                             f"got shape {W.shape}")
-        return W.reshape(self.n_out, self.D)
-
     def apply(self, W) -> np.ndarray:
         """S(W) = T(W) - B (rows, q)."""
         S = np.einsum("jrp,p->rj", self._T, self._as_W(W).reshape(-1))
@@ -350,14 +355,6 @@ class AffineOperator:
     def matrix(self) -> torch.Tensor:
         """The linear part T (q, rows, P)."""
         return torch.from_numpy(self._T.copy())
-
-    def singular_values(self, W) -> torch.Tensor:
-        """(q,) singular values of S(W), descending."""
-        s = np.linalg.svd(self.apply(W), compute_uv=False)
-        return torch.from_numpy(np.concatenate([s, np.zeros(self.q - s.size)]))
-
-    def nuclear_norm(self, W) -> float:
-        return float(self.singular_values(W).sum())
 
     def scale(self, W) -> float:
         return self.reference

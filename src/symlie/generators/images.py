@@ -69,7 +69,7 @@ from .analysis import affine_fields, gram_matrix, inner_products, projection_nor
 from .fields import GeneratorMLP
 from .flows import flow
 from .learn import GeneratorObjective
-from .losses import lipschitz_loss, orthonormality_loss
+from .losses import lipschitz_loss, merge_weights, orthonormality_loss
 from .validity import feature_validity, pixel_grid, warp_images
 
 __all__ = ["ImageSplits", "load_digits_images", "SmallCNN", "train_classifier", "accuracy", "gaussian_weight_map",
@@ -352,16 +352,7 @@ class ImageSymmetryTask:
         self.sigma = float(sigma)
         self.t_levels = check_int(t_levels, "t_levels", 1, allow_none=True)
         self.flow_steps = check_int(flow_steps, "flow_steps", 1)
-        w = dict(IMAGE_WEIGHTS)
-        if weights:
-            unknown = set(weights) - set(w)
-            if unknown:
-                raise ValueError(f"weights: unknown terms {sorted(unknown)}; expected some of {sorted(w)}")
-            for k, v in weights.items():
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v >= 0):
-                    raise ValueError(f"weights: the weight of {k!r} must be a finite number >= 0, got {v!r}")
-            w.update({k: float(v) for k, v in weights.items()})
-        self.weights = w
+        self.weights = merge_weights(IMAGE_WEIGHTS, weights)
         if isinstance(lipschitz_tau, bool) or not isinstance(lipschitz_tau, (int, float)) or \
                 not (math.isfinite(lipschitz_tau) and lipschitz_tau >= 0):
             raise ValueError(f"lipschitz_tau: expected a finite slope >= 0, got {lipschitz_tau!r}")

@@ -34,7 +34,7 @@ from ..utils.errors import DataError
 from ..utils.validation import as_tensor, check_int, make_generator
 from .fields import GeneratorMLP
 from .flows import flow
-from .losses import DEFAULT_WEIGHTS, lipschitz_loss, orthonormality_loss, sobolev_loss
+from .losses import DEFAULT_WEIGHTS, lipschitz_loss, merge_weights, orthonormality_loss, sobolev_loss
 from .validity import pde_validity
 
 __all__ = ["GraphScaling", "PDESymmetryTask", "GeneratorObjective", "learn_pde_symmetries", "compare_to_exact"]
@@ -129,13 +129,7 @@ class PDESymmetryTask:
         self.sigma = float(sigma)
         self.intervals = check_int(intervals, "intervals", 1)
         self.flow_steps = check_int(flow_steps, "flow_steps", 1)
-        w = dict(DEFAULT_WEIGHTS)
-        if weights:
-            unknown = set(weights) - set(w)
-            if unknown:
-                raise ValueError(f"weights: unknown terms {sorted(unknown)}; expected some of {sorted(w)}")
-            w.update(weights)
-        self.weights = w
+        self.weights = merge_weights(DEFAULT_WEIGHTS, weights)
         self.lipschitz_tau = float(lipschitz_tau)
         self.sobolev = False
         self.equation = equation

@@ -20,12 +20,30 @@ import torch
 
 from ..utils.validation import check_int
 
-__all__ = ["orthonormality_loss", "lipschitz_loss", "sobolev_loss", "DEFAULT_WEIGHTS", "ARCCOS_CLAMP"]
+__all__ = ["orthonormality_loss", "lipschitz_loss", "sobolev_loss", "DEFAULT_WEIGHTS", "ARCCOS_CLAMP",
+           "merge_weights"]
 
 #: loss weights of the PDE runs of Ko et al.: validity 1, orthonormality 3, Lipschitz 1, Sobolev 1
 DEFAULT_WEIGHTS = {"validity": 1.0, "ortho": 3.0, "lipschitz": 1.0, "sobolev": 1.0}
 #: |ip| is clamped below 1 - ARCCOS_CLAMP before arccos (the derivative of arccos is infinite at 1)
 ARCCOS_CLAMP = 1e-6
+
+
+def merge_weights(defaults: dict, weights: dict | None) -> dict:
+    """``defaults`` updated by ``weights`` (a dict of loss-term weights); an unknown term is an error naming the
+    known ones, a weight must be a finite number >= 0."""
+    w = dict(defaults)
+    if weights:
+        if not isinstance(weights, dict):
+            raise TypeError(f"weights: expected a dict of term weights, got {type(weights).__name__}")
+        unknown = set(weights) - set(w)
+        if unknown:
+            raise ValueError(f"weights: unknown terms {sorted(unknown)}; expected some of {sorted(w)}")
+        for k, v in weights.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v >= 0):
+                raise ValueError(f"weights: the weight of {k!r} must be a finite number >= 0, got {v!r}")
+            w[k] = float(v)
+    return w
 
 
 def _check_fields(V: torch.Tensor, name: str = "V") -> torch.Tensor:

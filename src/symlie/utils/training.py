@@ -382,7 +382,8 @@ class Trainer:
         net = (DistributedDataParallel(module, device_ids=[self.device.index] if self.device.type == "cuda" else None)
                if self._dist else module)
         params = [p for p in module.parameters() if p.requires_grad]
-        status, diverged_at, last_val = "completed", None, None
+        status, last_val = "completed", None
+        diverged_at: dict[str, Any] | None = None
         bar = Progress(total=self.epochs * per_epoch, desc="train", unit="step",
                        enabled=None if self.progress and self._rank == 0 else False)
         bar.update(start * per_epoch)
