@@ -47,3 +47,16 @@ def J_form(n2: int) -> torch.Tensor:
     J[:n, n:] = torch.eye(n, dtype=DT)
     J[n:, :n] = -torch.eye(n, dtype=DT)
     return J
+
+
+def free_port() -> int:
+    """A free TCP port on localhost (for the torch.distributed rendezvous of multi-process tests)."""
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def gloo_available() -> bool:
+    """Whether torch.distributed with the gloo backend can run here (multi-process tests skip otherwise)."""
+    return torch.distributed.is_available() and torch.distributed.is_gloo_available()

@@ -3,10 +3,10 @@ the loss, one module) give the parameters of one process on the same full batche
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
 import torch
+from _helpers import free_port, gloo_available
 
 from symlie import pde
 from symlie.datasets import generate
@@ -42,20 +42,13 @@ def _worker(rank, world, port, out_dir):
         torch.distributed.destroy_process_group()
 
 
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.mark.skipif(not (torch.distributed.is_available() and torch.distributed.is_gloo_available()),
-                    reason="torch.distributed with the gloo backend is not available")
+@pytest.mark.skipif(not gloo_available(), reason="torch.distributed with the gloo backend is not available")
 @pytest.mark.slow  # two processes, each importing torch and symlie
 def test_two_processes_learn_the_same_fields_as_one(tmp_path):
     import torch.multiprocessing as mp
     torch.set_num_threads(1)
     single, res = _run(4)                                  # one process, the full batch of 4 draws per step
-    mp.spawn(_worker, args=(WORLD, _free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    mp.spawn(_worker, args=(WORLD, free_port(), str(tmp_path)), nprocs=WORLD, join=True)
     outs = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
     assert res.status == "completed" and all(o["status"] == "completed" for o in outs)
     for p, q0, q1 in zip(single, outs[0]["params"], outs[1]["params"]):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 import sys
 import warnings
 
@@ -12,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from _helpers import DT, randn
+from _helpers import DT, randn, free_port, gloo_available
 from symlie.utils.errors import ConvergenceWarning, DataError, SymlieError
 from symlie.utils.training import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, Trainer, init_distributed
 
@@ -287,18 +286,11 @@ def _ddp_worker(rank, world, port, out_dir):
         torch.distributed.destroy_process_group()
 
 
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.mark.skipif(not (torch.distributed.is_available() and torch.distributed.is_gloo_available()),
-                    reason="torch.distributed with the gloo backend is not available")
+@pytest.mark.skipif(not gloo_available(), reason="torch.distributed with the gloo backend is not available")
 @pytest.mark.slow  # spawns two processes (each imports torch and symlie): over 10 s on two cores
 def test_two_gloo_processes_equal_one_process(tmp_path):
     import torch.multiprocessing as mp
-    mp.spawn(_ddp_worker, args=(WORLD, _free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    mp.spawn(_ddp_worker, args=(WORLD, free_port(), str(tmp_path)), nprocs=WORLD, join=True)
     out = [torch.load(tmp_path / f"rank{r}.pt") for r in range(WORLD)]
     model, tr = _ddp_trainer()
     ref = tr.fit((XD, YD), val_data=(XDV, YDV))
