@@ -77,7 +77,9 @@ def main(argv=None) -> int:
     gen, scales, res = learn_pde_symmetries(task, val, width=args.width, epochs=args.epochs, batch_size=2,
                                             lr=args.lr, seed=args.seed, checkpoint=ck,
                                             resume_from=ck if (args.resume and ck and ck.exists()) else None)
-    t_train = time.perf_counter() - t0
+    # training time from the run's own per-epoch record (also right when a finished run is only re-evaluated
+    # through --resume)
+    t_train = sum(float(h["seconds"]) for h in res.history) if res.history else time.perf_counter() - t0
     labels = PERIODIC[args.equation]
     cmp = compare_to_exact(gen, scales, task, labels)
     # the library route of the point-symmetry issue on the same training data, side by side
@@ -114,7 +116,11 @@ def main(argv=None) -> int:
         sc = task.scaling
         fields = {f"V{i + 1}": (lambda Q, i=i: gen(Q.float())[:, i].double() / float(scales[i]))
                   for i in range(args.n_gen)}
-        exact = {lb: (lambda Q, f=f: sc.push(f(sc.physical(Q)))) for lb, f in zip(labels, eq.exact_fields(labels))}
+        ref = task.reference
+        rms = {lb: float(sc.push(f(sc.physical(ref))).pow(2).sum(-1).mean().sqrt())
+               for lb, f in zip(labels, eq.exact_fields(labels))}
+        exact = {lb: (lambda Q, f=f, r=rms[lb]: sc.push(f(sc.physical(Q))) / r)      # unit RMS, like the learned
+                 for lb, f in zip(labels, eq.exact_fields(labels))}
         pictures.append(plot_graph_fields({**fields, **exact}, args.out / f"{name}_fields.png",
                                           title=f"learned and exact fields, {args.equation.upper()}"))
         draw = task.dataset()[:1]
