@@ -9,7 +9,8 @@ import pytest
 pytestmark = pytest.mark.slow  # runs every example end to end (tens of seconds)
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-TUTORIALS = ["tutorial_enforce.md", "tutorial_discover.md", "tutorial_promote.md", "tutorial_pde.md"]
+TUTORIALS = ["tutorial_enforce.md", "tutorial_discover.md", "tutorial_promote.md", "tutorial_pde.md",
+             "tutorial_generators.md"]
 
 
 @pytest.mark.parametrize("name", TUTORIALS)
