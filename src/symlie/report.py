@@ -30,6 +30,15 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, path) -> Path:
+    """Lay out, write and close a figure."""
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def plot_spectrum(result, path) -> Path:
     """Bar plot of the normalised spectrum (log scale) with the threshold and the rank cut; saved as PNG."""
     plt = _pyplot()
@@ -52,11 +61,7 @@ def plot_spectrum(result, path) -> Path:
     ax.set_title(f"{result.candidates_name}: found {name} (dim {result.dim}), gap {gtxt}", fontsize=9)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="lower left")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_generators(result, path, max_generators: int = 12) -> Path | None:
@@ -77,11 +82,7 @@ def plot_generators(result, path, max_generators: int = 12) -> Path | None:
             ax.imshow(G[i], cmap="RdBu_r", vmin=-vmax, vmax=vmax)
             ax.set_title(f"xi'_{i + 1}", fontsize=8)
     fig.suptitle(f"discovered generators ({result.identification.get('name') or 'unidentified'})", fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def write_report(result, out_dir, *, title: str = "symlie symmetry report", notes: list[str] | None = None) -> dict:
@@ -130,11 +131,7 @@ def plot_recovery(ns, errors: dict, path, *, title: str = "coefficient recovery"
     ax.set_ylabel("max error on held-out points")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_vector_field(fields: dict, path, *, lim: float = 1.2, n: int = 15, title: str = "vector field") -> Path:
@@ -155,11 +152,7 @@ def plot_vector_field(fields: dict, path, *, lim: float = 1.2, n: int = 15, titl
         ax.set_title(label, fontsize=9)
         ax.set_aspect("equal")
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_graph_fields(fields: dict, path, *, u_level: float = 0.0, n: int = 17,
@@ -183,11 +176,7 @@ def plot_graph_fields(fields: dict, path, *, u_level: float = 0.0, n: int = 17,
         ax.set_ylabel("x (normalised)", fontsize=7)
         ax.set_aspect("equal")
     fig.suptitle(title + " (arrows: d/dt, d/dx parts; colour: d/du part)", fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_transformed_patches(clouds: dict, path, *, title: str = "a patch and its transforms") -> Path:
@@ -204,8 +193,4 @@ def plot_transformed_patches(clouds: dict, path, *, title: str = "a patch and it
         ax.set_xlabel("x", fontsize=7)
         ax.set_ylabel("t", fontsize=7)
     fig.suptitle(title, fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
