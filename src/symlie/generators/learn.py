@@ -172,13 +172,16 @@ class PDESymmetryTask:
 
     # -- the loss ------------------------------------------------------------------------------------
     def _flowed_validity(self, model: GeneratorMLP, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
-                                                                        Any]:
-        """(validity per field (G,), the patches P0 (n, pt, px, 3) normalised, the reference scales, the field)."""
+                                                                        torch.Tensor, Any]:
+        """(validity per field (G,), the patches P0 (n, pt, px, 3) normalised, the fields at the reference points
+        (G, N, 3), unnormalised, their scales (G,), the normalised field)."""
         b, i0, j0, alpha, signs = batch
         dev, dt = model.w1.device, model.dtype
         P0 = self.scaling.normalise(self.patches(b, i0, j0)).to(device=dev, dtype=dt)    # (n, pt, px, 3)
         n, pt, px, _ = P0.shape
-        scale = model.scales(self.reference.to(device=dev, dtype=dt))            # (G,)
+        V = model(self.reference.to(device=dev, dtype=dt))                      # (N, G, 3): one pass serves both
+        scale = (V ** 2).sum(-1).mean(0).sqrt()                                  # = model.scales(reference)
+        Vref = V.permute(1, 0, 2)
         field = model.field(scale)
         G = model.n_gen
         z0 = P0.reshape(1, -1, 3).expand(G, -1, -1)                             # (G, n pt px, 3)
@@ -188,16 +191,15 @@ class PDESymmetryTask:
         states = flow(field, z0, s, method="rk4", steps=self.flow_steps, times=marks)   # (K, G, n pt px, 3)
         clouds = self.scaling.physical(states.reshape(-1, pt, px, 3).to(DT))    # (K G n, pt, px, 3)
         S = self.validity(clouds).reshape(len(marks), G, n).mean((0, 2)).to(dt)  # (G,)
-        return S, P0, scale, field
+        return S, P0, Vref, scale, field
 
     def loss(self, model: GeneratorMLP, batch) -> dict[str, torch.Tensor]:
         """The weighted loss and its terms (each a mean over fields) for a batch of draws; see the module
         docstring. Returns {"loss", "validity", "ortho", "lipschitz", "sobolev"} (0-d tensors)."""
-        S, P0, scale, field = self._flowed_validity(model, batch)
+        S, P0, Vref, scale, field = self._flowed_validity(model, batch)
         dev, dt, G = P0.device, P0.dtype, model.n_gen
         n, pt, px, _ = P0.shape
-        ref = self.reference.to(device=dev, dtype=dt)
-        O = orthonormality_loss(model(ref).permute(1, 0, 2) / scale[:, None, None])
+        O = orthonormality_loss(Vref / scale[:, None, None])
         Vp = field(P0.reshape(1, n, pt, px, 3).expand(G, -1, -1, -1, -1))       # (G, n, pt, px, 3)
         Lip = lipschitz_loss(Vp, P0, axes=(2, 3), tau=self.lipschitz_tau)
         terms = {"validity": S.mean(), "ortho": O.mean(), "lipschitz": Lip.mean()}
