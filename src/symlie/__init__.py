@@ -7,8 +7,8 @@ One operator, the Lie derivative
 over a family of generators (an :class:`Action`: matrix algebras, function-library vector fields, neural
 fields) serves enforcing, discovering and promoting symmetry. See :mod:`symlie.derivative` for the convention
 and ``docs/design.md`` for the layout: ``utils`` -> ``linalg`` -> ``library`` -> ``lie`` -> ``derivative`` ->
-``enforce`` -> ``discovery`` -> ``pde`` -> ``promote`` -> ``generators`` -> ``models`` -> ``nn`` -> ``datasets`` /
-``metrics`` / ``io`` / ``report`` -> ``cli`` (imports flow left to right only).
+``enforce`` -> ``discovery`` -> ``pde`` -> ``promote`` -> ``generators`` -> ``models`` -> ``nn`` -> ``datasets`` ->
+``augment`` / ``metrics`` / ``io`` / ``report`` -> ``cli`` (imports flow left to right only).
 """
 from ._version import __version__
 from .utils.errors import (BlowUpWarning, ConvergenceWarning, DataError, InfeasibleError, NotClosedError,
@@ -29,7 +29,7 @@ from .discovery import SymmetryResult, discover, discover_manifold
 from .promote import (NuclearNormPenalty, PromoteResult, layer_operator,
                       solve_promote)
 from .models import SymmetricRegressor, SymmetricSINDy, discover_data
-from . import datasets, generators, metrics, nn, pde, testing, utils
+from . import augment, datasets, generators, metrics, nn, pde, testing, utils
 
 __all__ = [
     "__version__",
@@ -63,5 +63,5 @@ __all__ = [
     # promote
     "NuclearNormPenalty", "solve_promote", "PromoteResult", "InfeasibleError", "ConvergenceWarning", "layer_operator",
     # submodules
-    "nn", "pde", "generators", "metrics", "datasets", "utils", "testing",
+    "nn", "pde", "generators", "augment", "metrics", "datasets", "utils", "testing",
 ]

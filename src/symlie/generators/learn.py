@@ -82,6 +82,10 @@ class GraphScaling:
         """A physical field's values (..., 3) (tau, xi, phi) in normalised coordinates: (tau / T, xi / L, c phi)."""
         return torch.stack([V[..., 0] / self.T, V[..., 1] / self.L, self.c * V[..., 2]], -1)
 
+    def pull(self, W: torch.Tensor) -> torch.Tensor:
+        """A normalised field's values (..., 3) in physical coordinates (the inverse of :meth:`push`)."""
+        return torch.stack([W[..., 0] * self.T, W[..., 1] * self.L, W[..., 2] / self.c], -1)
+
 
 class PDESymmetryTask:
     """The data, draws and loss of learning the point symmetries of solutions of one equation.

@@ -1,6 +1,12 @@
-"""Equivariant neural-network layers built from the enforce job's bases (``symlie.nn``)."""
+"""Neural networks (``symlie.nn``): equivariant layers built from the enforce job's bases, and a Fourier neural
+operator PDE solver with its training and evaluation (``fno``, ``solver``)."""
 from .layers import (EquivariantBilinear, EquivariantBlock, EquivariantLinear, EquivariantMLP, GatedNonlinearity,
                      gated, uniform_rep)
+from .fno import FNO1d, SpectralConv1d
+from .solver import (SOLVER_FORMAT, SOLVER_FORMAT_VERSION, UnrolledNMSE, bootstrap_interval, load_solver, rollout,
+                     save_solver, single_time_nmse, train_solver, unrolled_nmse)
 
 __all__ = ["EquivariantLinear", "GatedNonlinearity", "EquivariantBilinear", "EquivariantBlock", "EquivariantMLP",
-           "gated", "uniform_rep"]
+           "gated", "uniform_rep", "SpectralConv1d", "FNO1d", "rollout", "unrolled_nmse", "UnrolledNMSE",
+           "single_time_nmse", "bootstrap_interval", "train_solver", "save_solver", "load_solver", "SOLVER_FORMAT",
+           "SOLVER_FORMAT_VERSION"]
