@@ -262,3 +262,16 @@ def test_on_the_fly_windows(kdv):
     assert xw.shape == (10, 256) and yw.shape == (10, 256)
     assert torch.equal(ds[0][0], xw)                 # seeded per item
     assert not any(torch.equal(torch.cat([xw, yw]), kdv.u[0, k:k + 20].float()) for k in range(31))
+
+
+def test_periodic_fields_drop_the_scaling_of_kdv(kdv):
+    act = A.graph_fields(sl.pde.point_symmetries(sl.pde.kdv()))          # 4 fields, the scaling included
+    P = A.reference_points(kdv.u, kdv.t, kdv.x, 1000)
+    sub, ns = A.periodic_fields(act, P, 128.0)
+    assert sub.dim == 3 and ns.gap_ratio > 1e8 and ns.singular_values.shape == (4,)
+    E = A.graph_fields(sl.pde.kdv(), ["d/dx", "d/dt", "t d/dx + d/du"])
+    both = torch.cat([sub.vector_fields(P), E.vector_fields(P)]).reshape(6, -1)
+    s = torch.linalg.svdvals(both)
+    assert s[3] < 1e-8 * s[0]                      # the same 3-dimensional span as the exact periodic fields
+    with pytest.raises(SymlieError, match="none of the 1 fields is periodic"):
+        A.periodic_fields(A.graph_fields(sl.pde.kdv(), ["x d/dx + 3t d/dt - 2u d/du"]), P, 128.0)

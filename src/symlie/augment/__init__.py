@@ -12,12 +12,13 @@
 from .copies import (AUGMENTED_FORMAT, AUGMENTED_VERSION, AugmentedSolutions, augment_solutions, check_sigma,
                      reference_points)
 from .dataset import AugmentedWindows
-from .fields import field_gram, graph_fields, learned_fields, orthonormal_fields
+from .fields import field_gram, graph_fields, learned_fields, orthonormal_fields, periodic_fields
 from .resample import KERNELS, dirichlet_kernel, splat, valid_window
 from .transforms import (Transformed, check_grid, galilean_boost, scale_u, transform_solutions, translate_t,
                          translate_x)
 
-__all__ = ["graph_fields", "learned_fields", "orthonormal_fields", "field_gram", "dirichlet_kernel", "splat",
+__all__ = ["graph_fields", "learned_fields", "orthonormal_fields", "field_gram", "periodic_fields",
+           "dirichlet_kernel", "splat",
            "valid_window", "KERNELS", "Transformed", "translate_x", "galilean_boost", "scale_u", "translate_t",
            "transform_solutions", "check_grid", "AugmentedSolutions", "augment_solutions", "reference_points",
            "check_sigma", "AUGMENTED_FORMAT", "AUGMENTED_VERSION", "AugmentedWindows"]

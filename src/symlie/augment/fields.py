@@ -21,11 +21,12 @@ import torch
 from ..discovery import SymmetryResult
 from ..generators import GeneratorMLP, GraphScaling
 from ..lie import Action, ModuleAction
+from ..linalg import Nullspace, RankRule, nullspace
 from ..pde import Equation, ProlongedAction
 from ..utils.errors import DataError, SymlieError
 from ..utils.validation import as_tensor
 
-__all__ = ["graph_fields", "learned_fields", "orthonormal_fields", "field_gram"]
+__all__ = ["graph_fields", "learned_fields", "orthonormal_fields", "field_gram", "periodic_fields"]
 
 DT = torch.float64
 
@@ -140,3 +141,34 @@ def orthonormal_fields(action: Action, points: Any, scaling: GraphScaling, *, rt
                           f"reference points; pass independent fields")
     C = torch.linalg.solve_triangular(Lm, torch.eye(q, dtype=DT), upper=False)
     return action.restrict(C)
+
+
+def periodic_fields(action: Action, points: Any, period: float, *, coordinate: int = 1,
+                    rule: RankRule | str = "auto") -> tuple[Action, Nullspace]:
+    """The sub-family of fields compatible with a period: the combinations V = sum_i c_i V_i with
+    V(p + period e_c) = V(p) at the graph points ``points`` (N, 3) (coordinate ``c``: 1 for x in (t, x, u)).
+
+    On a periodic domain only these generate transformations of periodic solutions (a library route finds the
+    scaling x d/dx + 3t d/dt - 2u d/du of KdV from local jets; it changes the period and is dropped here). The
+    coefficients c span the nullspace of the difference matrix [V_i(p + period e_c) - V_i(p)] (3N, q), its columns
+    scaled to the RMS of each field, cut by ``rule`` (the one rank rule, :func:`symlie.nullspace`). Returns the
+    restricted Action (k fields) and the :class:`symlie.Nullspace` (spectrum, threshold and rule).
+    """
+    P = as_tensor(points, "points", ndim=2, dtype=DT)
+    if P.shape[1] != action.n_in:
+        raise DataError(f"points: expected (N, {action.n_in}), got {tuple(P.shape)}")
+    if not (isinstance(period, (int, float)) and 0 < period < float("inf")):
+        raise ValueError(f"period: expected a finite number > 0, got {period!r}")
+    if not 0 <= coordinate < action.n_in:
+        raise ValueError(f"coordinate: expected an index in [0, {action.n_in}), got {coordinate!r}")
+    shift = torch.zeros(action.n_in, dtype=DT)
+    shift[coordinate] = float(period)
+    V0 = action.vector_fields(P).to(DT)
+    V1 = action.vector_fields(P + shift).to(DT)
+    rms = V0.pow(2).sum(-1).mean(1).sqrt().clamp(min=1e-300)
+    D = ((V1 - V0) / rms[:, None, None]).reshape(action.dim, -1).T / P.shape[0] ** 0.5
+    ns = nullspace(D, rule=rule, reference=1.0)
+    if ns.basis.shape[1] == 0:
+        raise SymlieError(f"fields: none of the {action.dim} fields is periodic with period {period} in coordinate "
+                          f"{coordinate} (spectrum {ns.singular_values.tolist()})")
+    return action.restrict(ns.basis.T), ns

@@ -116,7 +116,71 @@ def _parser() -> argparse.ArgumentParser:
     p2.add_argument("--drop-nan", action="store_true", help="drop rows with NaN/Inf instead of refusing them")
     p2.add_argument("--json", action="store_true", help="print the result as JSON")
     _pde_parser(sub, seed)
+    _augment_parser(sub, seed)
+    _fno_parser(sub, seed)
     return p
+
+
+def _augment_parser(sub, seed) -> None:
+    a = sub.add_parser("augment", help="augmented copies of PDE solutions by point symmetries, saved to HDF5",
+                       description="Move every graph point of each solution along sum_i a_i V_i (a_i ~ U(-sigma, "
+                                   "sigma), generators orthonormalised on the data), resample onto the grid "
+                                   "(Whittaker-Shannon in x, linear in t) and keep the rows with support > 0.8.")
+    a.add_argument("file", metavar="FILE", help="solutions saved by 'symlie pde generate' (.h5)")
+    a.add_argument("--generators", required=True, metavar="SPEC",
+                   help="'exact' (the known generators of the file's equation), 'discovered' (the library route on "
+                        "the file's solutions: jets, an equation fit, its point symmetries), or a learned-generator "
+                        "file (.pt, saved by benchmarks/bench_generators.py with its coordinate scaling)")
+    a.add_argument("--periodic", action="store_true",
+                   help="keep only the generators compatible with the period in x (drops scalings)")
+    a.add_argument("--slots", help="learned generators: comma-separated 1-based slots to use (default all)")
+    a.add_argument("--copies", type=_int_flag(1), default=8, help="copies per solution, the original included "
+                                                                   "(default 8)")
+    a.add_argument("--sigma", type=_float_flag(0.0), default=0.1, help="coefficient range per generator "
+                                                                      "(default 0.1)")
+    a.add_argument("--kernel", choices=["dirichlet", "bilinear"], default="dirichlet", help="resampling in x")
+    a.add_argument("--min-rows", type=_int_flag(1), default=60, help="fewest valid rows of an accepted copy "
+                                                                      "(default 60)")
+    a.add_argument("--steps", type=_int_flag(1), default=10, help="RK4 steps of the flow (default 10)")
+    a.add_argument("--seed", type=seed, default=0, help="seed of the coefficients (default 0)")
+    a.add_argument("--out", required=True, help="output .h5 file of the copies")
+
+
+def _fno_parser(sub, seed) -> None:
+    f = sub.add_parser("fno", help="train and evaluate a Fourier neural operator (FNO1d) on PDE solutions",
+                       description="An FNO1d (LPSDA's layout: 20 steps in, 20 out) trained on (augmented) windows, "
+                                   "selected on validation trajectories, scored by the unrolled NMSE.")
+    fs = f.add_subparsers(dest="fno_command", metavar="FNO_COMMAND")
+    t = fs.add_parser("train", help="train on solutions (or augmented copies) with a validation file")
+    t.add_argument("file", metavar="FILE", help="training solutions (.h5 of 'symlie pde generate') or augmented "
+                                                "copies (.h5 of 'symlie augment')")
+    t.add_argument("--val", required=True, help="validation solutions (.h5); the model is selected on them")
+    t.add_argument("--out", required=True, help="output model file (.pt)")
+    t.add_argument("--epochs", type=_int_flag(1), default=10, help="epochs (default 10)")
+    t.add_argument("--passes", type=_int_flag(1), default=10, help="windows per trajectory and epoch (default 10)")
+    t.add_argument("--batch-size", type=_int_flag(1), default=16, help="windows per step (default 16)")
+    t.add_argument("--lr", type=_float_flag(0.0, open_lo=True), default=1e-3, help="AdamW learning rate")
+    t.add_argument("--width", type=_int_flag(1), default=64, help="channels (default 64)")
+    t.add_argument("--modes", type=_int_flag(1), default=16, help="Fourier modes per layer (default 16)")
+    t.add_argument("--depth", type=_int_flag(1), default=4, help="Fourier layers (default 4)")
+    t.add_argument("--history", type=_int_flag(1), default=20, help="input time steps (default 20)")
+    t.add_argument("--future", type=_int_flag(1), default=20, help="output time steps (default 20)")
+    t.add_argument("--start", type=_int_flag(1), default=40, help="first predicted row of the validation "
+                                                                   "rollout (default 40)")
+    t.add_argument("--rollout", type=_int_flag(1), default=100, help="validation rollout steps (default 100)")
+    t.add_argument("--p-original", type=_float_flag(0.0, hi=1.0000001), default=0.5,
+                   help="probability of the original among augmented copies (default 0.5)")
+    t.add_argument("--seed", type=seed, default=0, help="seed of the initialisation and the draws (default 0)")
+    t.add_argument("--checkpoint", help="checkpoint file written every epoch (.pt)")
+    t.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+    t.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    e = fs.add_parser("eval", help="the unrolled NMSE of a trained model on test solutions")
+    e.add_argument("model", metavar="MODEL", help="a model file of 'symlie fno train' (.pt)")
+    e.add_argument("file", metavar="FILE", help="test solutions (.h5)")
+    e.add_argument("--start", type=_int_flag(1), default=40, help="first predicted row (default 40)")
+    e.add_argument("--rollout", type=_int_flag(1), default=100, help="predicted steps (default 100)")
+    e.add_argument("--json", action="store_true", help="print the result as JSON")
+    e.add_argument("--out", help="write a report folder (nmse.json, report.md, per-step NMSE plot)")
 
 
 def _pde_parser(sub, seed) -> None:
@@ -510,7 +574,178 @@ def _pde_symmetries(args) -> int:
     return 0
 
 
-_COMMANDS = {"demo": _demo, "discover": _discover, "enforce": _enforce, "promote": _promote, "pde": _pde}
+def _h5_solutions(cmd: str, path: str, flag: str):
+    from pathlib import Path
+
+    from ..datasets import load_h5
+    if not Path(path).is_file():
+        raise _Usage(f"{flag}: {path!r} does not exist")
+    return load_h5(path)
+
+
+class _Usage(Exception):
+    """A usage error (exit 2) found while running a command."""
+
+
+def _augment(args) -> int:
+    from pathlib import Path
+
+    import torch
+
+    from .. import augment as A
+    from .. import pde
+    from ..utils.files import check_out_file
+    cmd = "augment"
+    try:
+        sol = _h5_solutions(cmd, args.file, "FILE")
+    except _Usage as exc:
+        return _fail(cmd, exc, 2)
+    out = check_out_file(args.out, "--out", suffix=".h5")
+    spec = args.generators
+    if spec == "exact":
+        if sol.equation not in pde.BUILTIN:
+            return _fail(cmd, f"--generators exact: the file's equation {sol.equation!r} has no known generators", 2)
+        nu = sol.params.get("nu")
+        eq = pde.BUILTIN[sol.equation](nu) if sol.equation in ("burgers", "heat") and nu else \
+            pde.BUILTIN[sol.equation]()
+        act = A.graph_fields(eq)
+    elif spec == "discovered":
+        order = pde.BUILTIN[sol.equation]().jet.order if sol.equation in pde.BUILTIN else 3
+        jet = pde.JetSpace(("t", "x"), ("u",), order)
+        jets = pde.jets_from_grid(sol.u, sol.t, sol.x, jet, method="spectral", periodic=True, n_points=20000,
+                                  seed=args.seed)
+        fitted = pde.fit_equation(jets, jet, seed=args.seed)
+        idx = torch.randperm(jets.Z.shape[0], generator=torch.Generator().manual_seed(args.seed))[:2000]
+        res = pde.point_symmetries(fitted.to_equation("fitted"), samples=jets.Z[idx])
+        print(f"fitted: {fitted.equations()[0]}; {res.dim} point symmetries: " + "; ".join(res.describe()))
+        act = A.graph_fields(res)
+    elif spec.endswith(".pt"):
+        from ..generators import GeneratorMLP, GraphScaling
+        if not Path(spec).is_file():
+            return _fail(cmd, f"--generators: {spec!r} does not exist", 2)
+        g = GeneratorMLP.load(spec)
+        extra = getattr(g, "saved_extra", {}) or {}
+        if "scaling" not in extra:
+            return _fail(cmd, f"--generators {spec}: the file holds no coordinate scaling (saved without "
+                              f"extra={{'scaling': ...}}); cannot map its fields to the data", 1)
+        slots = None
+        if args.slots:
+            try:
+                slots = [int(v) - 1 for v in args.slots.split(",")]
+            except ValueError:
+                return _fail(cmd, f"--slots {args.slots!r}: expected comma-separated integers", 2)
+            if any(not 0 <= i < g.n_gen for i in slots):
+                return _fail(cmd, f"--slots {args.slots!r}: the file has slots 1..{g.n_gen}", 2)
+        act = A.learned_fields(g, GraphScaling(**extra["scaling"]), extra.get("scales"), slots=slots)
+    else:
+        return _fail(cmd, f"--generators {spec!r}: expected 'exact', 'discovered' or a .pt file", 2)
+    if args.periodic:
+        P = A.reference_points(sol.u, sol.t, sol.x, 4000, seed=args.seed)
+        act, ns = A.periodic_fields(act, P, float(sol.params.get("L", sol.x.shape[0] * float(sol.x[1] - sol.x[0]))))
+        print(f"periodic: {act.dim} generator(s) (spectrum {', '.join(f'{v:.2e}' for v in ns.singular_values)})")
+    aug = A.augment_solutions(sol.u, sol.t, sol.x, act, n_copies=args.copies, sigma=args.sigma, seed=args.seed,
+                              kernel=args.kernel, min_rows=args.min_rows, steps=args.steps, progress=True)
+    aug.info["source"] = str(args.file)
+    aug.info["equation"] = sol.equation
+    aug.save(out)
+    print(f"saved {aug.n_solutions} x {aug.n_copies} copies to {out} ({act.dim} generators, rejection rate "
+          f"{aug.rejection_rate:.1%})")
+    return 0
+
+
+def _fno(args) -> int:
+    cmd = "fno"
+    if args.fno_command is None:
+        return _fail(cmd, "expected an FNO_COMMAND: train or eval (symlie fno --help)", 2)
+    try:
+        return _fno_train(args) if args.fno_command == "train" else _fno_eval(args)
+    except _Usage as exc:
+        return _fail(f"fno {args.fno_command}", exc, 2)
+
+
+def _fno_train(args) -> int:
+    from .. import augment as A
+    from ..nn import FNO1d, save_solver, train_solver
+    from ..utils.files import check_out_file
+    cmd = "fno train"
+    out = check_out_file(args.out, "--out", suffix=".pt")
+    if args.resume and not args.checkpoint:
+        return _fail(cmd, "--resume: needs --checkpoint", 2)
+    try:
+        import h5py
+    except ImportError:
+        return _fail(cmd, "HDF5 files need h5py: pip install 'symlie[io]'", 1)
+    try:
+        with h5py.File(args.file, "r") as f:
+            fmt = f.attrs.get("format")
+    except (OSError, FileNotFoundError):
+        fmt = None
+    data = (A.AugmentedSolutions.load(args.file) if fmt in (A.AUGMENTED_FORMAT, A.AUGMENTED_FORMAT.encode())
+            else _h5_solutions(cmd, args.file, "FILE"))
+    val = _h5_solutions(cmd, args.val, "--val")
+    ds = A.AugmentedWindows(data, history=args.history, future=args.future, p_original=args.p_original,
+                            passes=args.passes, seed=args.seed)
+    model = FNO1d(history=args.history, future=args.future, width=args.width, modes=args.modes, depth=args.depth,
+                  seed=args.seed)
+    res = train_solver(model, ds, val.u.float(), epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                       seed=args.seed, device=args.device, checkpoint=args.checkpoint,
+                       resume_from=args.checkpoint if args.resume else None,
+                       val_kw={"start": args.start, "steps": args.rollout})
+    save_solver(model.cpu(), out)
+    print(f"{res.message}; saved {out}")
+    return 0 if res.status != "diverged" else 1
+
+
+def _fno_eval(args) -> int:
+    import json
+
+    from ..nn import bootstrap_interval, load_solver, unrolled_nmse
+    cmd = "fno eval"
+    from pathlib import Path
+    if not Path(args.model).is_file():
+        raise _Usage(f"MODEL: {args.model!r} does not exist")
+    model = load_solver(args.model)
+    sol = _h5_solutions(cmd, args.file, "FILE")
+    if args.out:
+        from ..io import check_out_dir
+        check_out_dir(args.out, "--out")
+    ev = unrolled_nmse(model, sol.u.float(), start=args.start, steps=args.rollout)
+    m, lo, hi = bootstrap_interval(ev.nmse_sum)
+    d = {"model": str(args.model), "file": str(args.file), "n_test": int(ev.nmse_sum.shape[0]), "start": args.start,
+         "steps": args.rollout, "nmse_sum": m, "nmse_sum_ci95": [lo, hi], "nmse_mean": float(ev.nmse_mean.mean()),
+         "per_step": ev.per_step.tolist()}
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "nmse.json").write_text(json.dumps(d, indent=1))
+        lines = [f"# symlie fno eval: {args.model} on {args.file}", "",
+                 f"Unrolled NMSE over {args.rollout} steps from row {args.start} (sum over steps, Ko / LPSDA's "
+                 f"metric), {d['n_test']} trajectories: {m:.4g} (95 % bootstrap interval [{lo:.4g}, {hi:.4g}]); "
+                 f"per-step mean {d['nmse_mean']:.4g}."]
+        from ..report import plots_available
+        if plots_available():
+            import matplotlib
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+            fig, ax = plt.subplots(figsize=(5, 3.2))
+            ax.semilogy(range(args.start, args.start + args.rollout), d["per_step"])
+            ax.set_xlabel("predicted row")
+            ax.set_ylabel("NMSE (mean over trajectories)")
+            fig.tight_layout()
+            fig.savefig(out / "nmse_per_step.png", dpi=120)
+            plt.close(fig)
+            lines += ["", "![per-step NMSE](nmse_per_step.png)"]
+        (out / "report.md").write_text("\n".join(lines) + "\n")
+    if args.json:
+        print(json.dumps(d))
+    else:
+        print(f"unrolled NMSE (sum over {args.rollout} steps) on {d['n_test']} trajectories: {m:.4g} "
+              f"[{lo:.4g}, {hi:.4g}]; per-step mean {d['nmse_mean']:.4g}")
+    return 0
+
+
+_COMMANDS = {"demo": _demo, "discover": _discover, "enforce": _enforce, "promote": _promote, "pde": _pde,
+             "augment": _augment, "fno": _fno}
 
 
 def main(argv: list[str] | None = None) -> int:
