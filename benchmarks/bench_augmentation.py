@@ -19,6 +19,10 @@ Protocols (``--protocol``):
       (`augment.periodic_fields`: the scaling, which a fixed period breaks, is dropped by the rank rule);
     - ``learned``: the first 3 slots of the neural generators of `bench_generators.py`
       (benchmarks/results/generators_kdv.pt; the spare slot off, as Ko's sigma = (0.1, 0.1, 0.1, 0)).
+* ``single`` (Ko et al.'s single-time protocol for nKdV): the "ko" preset of nKdV, an FNO1d with one output step
+  predicting row 90 from rows 20..39 (u[20:40] -> u[90]), the error sum_x err^2 / sum_x u^2 per test trajectory;
+  arms none, exact (d/dx, e^{-t/50} d/dt, 50 (e^{t/50} - 1) d/dx + d/du) and discovered (the library route with
+  e^{+-t/50} in the fit and candidate libraries, restricted to the period).
 * ``lienlsd`` (LieNLSD's FNO protocol): heat or KdV from the "lienlsd" preset (L 20, nx 100, 1001 steps of
   0.002), the FNO sees u[:, ::10, :10] (101 steps x 10 points, treated as periodic by the resampling, as theirs),
   10 training trajectories, FNO modes 6; test = their unrolled loss (u[20:40] in, 3 windows = 60 steps), scored
@@ -57,11 +61,12 @@ import symlie as sl  # noqa: E402
 from symlie import augment as A  # noqa: E402
 from symlie import pde  # noqa: E402
 from symlie.datasets import generate  # noqa: E402
-from symlie.nn import FNO1d, bootstrap_interval, train_solver, unrolled_nmse  # noqa: E402
+from symlie.nn import FNO1d, bootstrap_interval, single_time_nmse, train_solver, unrolled_nmse  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-EQUATIONS = {"kdv": pde.kdv, "ks": pde.kuramoto_sivashinsky, "heat": pde.heat}
-PERIODIC = ["d/dx", "d/dt", "t d/dx + d/du"]
+EQUATIONS = {"kdv": pde.kdv, "ks": pde.kuramoto_sivashinsky, "heat": pde.heat, "nkdv": pde.nkdv}
+PERIODIC = {"nkdv": ["d/dx", "e^{-t/t0} d/dt", "t0 (e^{t/t0} - 1) d/dx + d/du"]}
+PERIODIC_DEFAULT = ["d/dx", "d/dt", "t d/dx + d/du"]
 #: LieNLSD's committed logs (LPSDA/exp_fno_*/*/metrics.csv, last ntest_loss), mean +- s.d. of 3 seeds
 LIENLSD_LOGGED = {"heat": {"none": (0.1075, 0.012), "exact": (0.0601, 0.0025), "lienlsd": (0.0599, 0.0005),
                            "ko": (0.0733, 0.013)},
@@ -82,16 +87,23 @@ def crop(sol):
     return sol.u[:, ::10, :10].contiguous(), sol.t[::10].contiguous(), sol.x[:10].contiguous()
 
 
-def discovered(sol, eq, periodic_period: float | None):
+def discovered(sol, eq, periodic_period: float | None, equation: str):
     """The library route on training solutions: the fitted equation's point symmetries (base fields)."""
     t0 = time.perf_counter()
     gj = pde.jets_from_grid(sol.u, sol.t, sol.x, eq.jet, method="spectral", periodic=True, n_points=20000, seed=0)
+    kw, cand_lib = {}, None
+    if equation == "nkdv":                 # the time factor in the fit, e^{+-t/50} in the candidates
+        from bench_point_symmetries import exp_library
+        from bench_point_symmetries_data import nkdv_fit_library
+        lib, feats = nkdv_fit_library()
+        kw, cand_lib = {"library": lib, "features": feats}, exp_library()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = pde.fit_equation(gj, eq.jet, target="u_t")
+        fit = pde.fit_equation(gj, eq.jet, target="u_t", **kw)
         feq = fit.to_equation(f"{eq.name} (fitted)")
         Zs = gj.Z[torch.randperm(gj.Z.shape[0], generator=torch.Generator().manual_seed(0))[:2000]]
-        res = pde.point_symmetries(feq, samples=Zs)
+        cand = pde.point_symmetry_candidates(feq, cand_lib) if cand_lib is not None else None
+        res = pde.point_symmetries(feq, candidates=cand, samples=Zs)
     act = A.graph_fields(res)
     info = {"fitted": fit.equations(), "found": res.dim, "gap": res.gap_ratio, "fields": res.describe()}
     if periodic_period is not None:
@@ -106,10 +118,10 @@ def discovered(sol, eq, periodic_period: float | None):
 
 def arm_fields(arm, eq, train_sol, args, period):
     if arm == "exact":
-        labels = PERIODIC if args.protocol == "ko" else None
+        labels = PERIODIC.get(args.equation, PERIODIC_DEFAULT) if args.protocol != "lienlsd" else None
         return A.graph_fields(eq, labels), {"fields": labels or list(eq.exact)}
     if arm == "discovered":
-        return discovered(train_sol, eq, period if args.protocol == "ko" else None)
+        return discovered(train_sol, eq, period if args.protocol != "lienlsd" else None, args.equation)
     if arm == "learned":
         path = RESULTS / f"generators_{args.equation}.pt"
         g = sl.generators.GeneratorMLP.load(path)
@@ -136,16 +148,24 @@ def train_eval(data, val_u, test_u, seed, args, proto):
     N = (data.u.shape[0] if hasattr(data, "window") else data.shape[0])
     E = args.epochs
     passes = max(1, math.ceil(args.steps * args.batch / (E * N)))
-    ds = A.AugmentedWindows(data, history=20, future=20, p_original=args.p_original, passes=passes, seed=seed)
-    model = FNO1d(history=20, future=20, width=args.width, modes=args.modes, depth=args.depth, seed=seed)
+    single = proto.get("single", False)
+    ds = A.AugmentedWindows(data, history=20, future=20, p_original=args.p_original, passes=passes, seed=seed,
+                            **({"start": 20, "targets": (70,)} if single else {}))
+    model = FNO1d(history=20, future=1 if single else 20, width=args.width, modes=args.modes, depth=args.depth,
+                  seed=seed)
     t0 = time.perf_counter()
     res = train_solver(model, ds, val_u, epochs=E, batch_size=args.batch, lr=args.lr, seed=seed, progress=False,
-                       val_kw=proto["val_kw"])
+                       val_kw=proto["val_kw"], val_protocol="single" if single else "unrolled")
     secs = time.perf_counter() - t0
-    ev = unrolled_nmse(model, test_u, **proto["val_kw"])
-    m, lo, hi = bootstrap_interval(ev.nmse_sum, seed=seed)
+    if single:
+        err = single_time_nmse(model, test_u, **proto["val_kw"])
+        per_step = err
+    else:
+        ev = unrolled_nmse(model, test_u, **proto["val_kw"])
+        err, per_step = ev.nmse_sum, ev.nmse_mean
+    m, lo, hi = bootstrap_interval(err, seed=seed)
     row = {"seed": seed, "steps": res.steps, "seconds": secs, "best_epoch": res.best_epoch, "best_val": res.best_val,
-           "status": res.status, "nmse_sum": m, "nmse_sum_ci": [lo, hi], "nmse_mean": float(ev.nmse_mean.mean()),
+           "status": res.status, "nmse_sum": m, "nmse_sum_ci": [lo, hi], "nmse_mean": float(per_step.mean()),
            "fallbacks": ds.fallbacks}
     if proto.get("their_way"):
         k = proto["their_way"]
@@ -156,7 +176,7 @@ def train_eval(data, val_u, test_u, seed, args, proto):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--protocol", default="ko", choices=["ko", "lienlsd"])
+    ap.add_argument("--protocol", default="ko", choices=["ko", "lienlsd", "single"])
     ap.add_argument("--equation", default=None, choices=sorted(EQUATIONS))
     ap.add_argument("--sizes", type=int, nargs="+", default=None)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -182,10 +202,11 @@ def main(argv=None) -> int:
     ap.add_argument("--fresh", action="store_true", help="ignore the rows of an earlier run (default: resume)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    ko = args.protocol == "ko"
-    args.equation = args.equation or ("kdv" if ko else "heat")
-    args.sizes = args.sizes or ([32, 128, 512] if ko else [10])
-    args.arms = args.arms or (["none", "exact", "discovered", "learned"] if ko else ["none", "exact", "discovered"])
+    ko = args.protocol != "lienlsd"                # the Ko layout (single: its single-time variant)
+    args.equation = args.equation or {"ko": "kdv", "single": "nkdv", "lienlsd": "heat"}[args.protocol]
+    args.sizes = args.sizes or {"ko": [32, 128, 512], "single": [32, 128], "lienlsd": [10]}[args.protocol]
+    args.arms = args.arms or (["none", "exact", "discovered", "learned"] if args.protocol == "ko"
+                              else ["none", "exact", "discovered"])
     args.width = args.width or (32 if ko else 64)
     args.modes = args.modes or (16 if ko else 6)
     args.min_rows = 60 if ko else 60
@@ -201,7 +222,8 @@ def main(argv=None) -> int:
     if ko:
         period = float(data["train"].params["L"])
         grids = {k: (s.u, s.t, s.x) for k, s in data.items()}
-        proto = {"val_kw": {"start": 40, "steps": 100}}
+        proto = ({"val_kw": {"start": 40, "target": 90}, "single": True} if args.protocol == "single"
+                 else {"val_kw": {"start": 40, "steps": 100}})
     else:
         period = None
         grids = {k: crop(s) for k, s in data.items()}
@@ -255,7 +277,7 @@ def write_markdown(args, tag, eq) -> None:
     a = env["args"]
     sizes = sorted({r["N"] for r in rows})
     arm_names = [x for x in ["none", "exact", "discovered", "learned"] if any(r["arm"] == x for r in rows)]
-    ko = a["protocol"] == "ko"
+    ko = a["protocol"] != "lienlsd"
     lines = [f"# Symmetry augmentation of an FNO1d: {a['equation']}, {a['protocol']} protocol", "",
              f"Command: `python benchmarks/bench_augmentation.py --protocol {a['protocol']} --equation {a['equation']}"
              f" --steps {a['steps']} --threads {a['threads']}`", "",
@@ -264,8 +286,10 @@ def write_markdown(args, tag, eq) -> None:
              f"{a['copies']} copies per trajectory (original included), sigma {a['sigma']} per orthonormalised "
              f"generator, p_original {a['p_original']}, RK4 with {a['flow_steps']} steps, Dirichlet resampling; "
              f"validation {a['val']} trajectories (model selection), test {a['test']}.", ""]
-    metric = ("unrolled NMSE, sum over 100 steps (u[20:40] in)" if ko
-              else "unrolled NMSE, sum over 60 steps (u[20:40] in), mean over the 64 test trajectories")
+    metric = {"ko": "unrolled NMSE, sum over 100 steps (u[20:40] in)",
+              "single": "single-time error sum_x err^2 / sum_x u^2 of u[90] from u[20:40]",
+              "lienlsd": "unrolled NMSE, sum over 60 steps (u[20:40] in), mean over the 64 test trajectories"}[
+        a["protocol"]]
     lines += [f"Test {metric}: mean over seeds (± s.d. over seeds); in brackets the bootstrap 95 % interval of "
               "seed 0 over test trajectories.", ""]
     hdr = "| N | " + " | ".join(arm_names) + " |"

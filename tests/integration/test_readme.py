@@ -37,6 +37,7 @@ def test_readme_examples_run(capsys):
     assert "\n1 so(2)\nz' = " in out                                   # promote: SINDy keeps so(2) about z
     assert "True 4 True" in out                                        # promote: solver on its own
     assert "completed val (3,)" in out                                  # learned generators: a toy run
+    assert "\n3 0.0 completed val\n" in out                            # augment: periodic fields, FNO run
     assert "\nunderdetermined\n" in out                                # plain least squares on 16 samples
     assert "underdetermined 6\n" in out                                # discover: one repeated point
     assert "gl(300): 90000 generators of 300x300 needs about 454 GB" in out   # refused before allocating
