@@ -166,7 +166,7 @@ def train_eval(data, val_u, test_u, seed, args, proto):
     m, lo, hi = bootstrap_interval(err, seed=seed)
     row = {"seed": seed, "steps": res.steps, "seconds": secs, "best_epoch": res.best_epoch, "best_val": res.best_val,
            "status": res.status, "nmse_sum": m, "nmse_sum_ci": [lo, hi], "nmse_mean": float(per_step.mean()),
-           "fallbacks": ds.fallbacks}
+           "fallbacks": ds.fallbacks, "fallback_rate": ds.fallback_rate}
     if proto.get("their_way"):
         k = proto["their_way"]
         ev2 = unrolled_nmse(model, test_u[:k], **proto["val_kw"])
@@ -200,6 +200,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--tag", default=None)
     ap.add_argument("--fresh", action="store_true", help="ignore the rows of an earlier run (default: resume)")
+    ap.add_argument("--markdown-only", action="store_true", help="rewrite the table and plot from the JSON")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     ko = args.protocol != "lienlsd"                # the Ko layout (single: its single-time variant)
@@ -214,6 +215,9 @@ def main(argv=None) -> int:
         args.depth = 5
     tag = args.tag or f"augmentation_{args.protocol}_{args.equation}"
     eq = EQUATIONS[args.equation]() if args.equation != "heat" else pde.heat(1.0)
+    if args.markdown_only:
+        write_markdown(args, tag, eq)
+        return 0
     t_start = time.perf_counter()
     env = {"torch": torch.__version__, "threads": args.threads, "loadavg_start": loadavg(), "args": {
         k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
@@ -271,6 +275,37 @@ def _agg(rows, key):
     return statistics.mean(vals), (statistics.stdev(vals) if len(vals) > 1 else 0.0)
 
 
+def plot_nmse(rows, arm_names, sizes, path, metric) -> bool:
+    """Test error vs training-set size per arm (mean over seeds, bars: min and max over seeds)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    for arm in arm_names:
+        pts = []
+        for N in sizes:
+            vals = [r["nmse_sum"] for r in rows if r["arm"] == arm and r["N"] == N]
+            if vals:
+                pts.append((N, sum(vals) / len(vals), min(vals), max(vals)))
+        if pts:
+            n, m, lo, hi = zip(*pts)
+            ax.errorbar(n, m, yerr=[[a - b for a, b in zip(m, lo)], [b - a for a, b in zip(m, hi)]], marker="o",
+                        capsize=3, label=arm)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("training trajectories N")
+    ax.set_ylabel("test error")
+    ax.set_title(metric[:60], fontsize=8)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
 def write_markdown(args, tag, eq) -> None:
     d = json.loads((args.out / f"{tag}.json").read_text())
     rows, arms, env = d["rows"], d.get("arms", {}), d["env"]
@@ -322,6 +357,8 @@ def write_markdown(args, tag, eq) -> None:
         vv = {kk: vv for kk, vv in v.items() if kk in ("fields", "found", "periodic", "periodic_gap", "gap",
                                                        "rejection_rate", "seconds", "fitted", "file", "slots")}
         lines.append(f"- `{k}`: " + json.dumps(vv)[:600])
+    if len(sizes) > 1 and plot_nmse(rows, arm_names, sizes, args.out / f"{tag}.png", metric):
+        lines += ["", f"![NMSE vs N]({tag}.png)"]
     lines += ["", f"Whole run {env.get('seconds', 0) / 60:.1f} min on {env['threads']} thread(s); torch "
               f"{env['torch']}; load average at start {env.get('loadavg_start')}, end {env.get('loadavg_end')}."]
     (args.out / f"{tag}.md").write_text("\n".join(lines) + "\n")

@@ -251,7 +251,7 @@ def test_rejected_copies_fall_back_to_the_original(kdv):
     for i in range(len(ds)):
         xw, yw = ds[i]
         assert any(torch.equal(torch.cat([xw, yw]), kdv.u[i % 2, k:k + 40].float()) for k in range(101))
-    assert ds.fallbacks > 0
+    assert ds.fallbacks > 0 and ds.fallback_rate == 1.0
 
 
 def test_on_the_fly_windows(kdv):

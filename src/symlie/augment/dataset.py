@@ -11,6 +11,7 @@ For item i (solution i mod N; ``passes`` items per solution and epoch), drawn fr
 * the copy: the original with probability ``p_original``, else one of the C copies uniformly (the original
   included, as Ko et al.); a rejected copy, or one whose valid window cannot hold the window, falls back to the
   original (counted in ``fallbacks``);
+  (``fallbacks`` / ``augmented_draws``: :attr:`fallback_rate`, nothing falls back silently);
 * the start row: ``start`` if given, else uniform among the starts whose rows all lie in the copy's valid window.
 
 ``on_the_fly``: instead of precomputed copies, each item transforms its solution with fresh coefficients
@@ -87,6 +88,7 @@ class AugmentedWindows(Dataset):
         self.seed = check_int(seed, "seed", None)
         self.epoch = 0
         self.fallbacks = 0
+        self.augmented_draws = 0
         self._fly = _fly
 
     @classmethod
@@ -102,6 +104,12 @@ class AugmentedWindows(Dataset):
         fly = {"T": T, "X": X, "fields": ortho, "sigma": check_sigma(sigma, act.dim), "scaling": sc,
                "kw": dict(transform_kw or {})}
         return cls(U, p_original=p_original, _fly=fly, **kw)
+
+    @property
+    def fallback_rate(self) -> float:
+        """The fraction of draws of a transformed copy that fell back to the original (rejected, or its valid
+        rows too few for the window), counted in this process since construction."""
+        return self.fallbacks / self.augmented_draws if self.augmented_draws else 0.0
 
     def set_epoch(self, epoch: int) -> None:
         """Change the draws (call at the start of every epoch, e.g. from the trainer's ``epoch_fn``)."""
@@ -129,12 +137,14 @@ class AugmentedWindows(Dataset):
         row, w = self.u[n, 0], self.window[n, 0]
         if self._fly is not None:
             if float(torch.rand((), generator=g)) >= self.p_original:
+                self.augmented_draws += 1
                 row, w = self._transform(n, g)
         else:
             C = self.u.shape[1]
             c = 0
             if C > 1 and float(torch.rand((), generator=g)) >= self.p_original:
                 c = int(torch.randint(C, (), generator=g))
+                self.augmented_draws += bool(c)
             if c and not (bool(self.accepted[n, c]) and self._fits(self.window[n, c])):
                 self.fallbacks += 1
                 c = 0
