@@ -182,8 +182,9 @@ def main(argv=None) -> int:
     la = library["largest_angle"]
     md += ["Side by side on the same training data, the library route (jets, a sparse fit of the equation, the "
            "nullspace over degree-2 polynomial fields): fitted `" + library["fitted"] + f"`, {library['found']} / "
-           f"{library['known']} symmetries (the periodic three and the scaling, which a fixed period breaks but "
-           f"the local equation has), largest angle to the exact algebra "
+           f"{library['known']} symmetries" + (" (the periodic three and the scaling, which a fixed period breaks "
+                                                "but the local equation has)" if library["known"] == 4 else "")
+           + ", largest angle to the exact algebra "
            + ("n/a" if la is None else f"{la:.1e}") + f" rad, {library['seconds']:.1f} s. It needs a library "
            f"that contains the fields; the neural route needs none, and {t_train / 60:.0f} min of training.", ""]
     md += [f"![fields]({p.name})" for p in pictures] + ([""] if pictures else [])

@@ -60,3 +60,24 @@ def free_port() -> int:
 def gloo_available() -> bool:
     """Whether torch.distributed with the gloo backend can run here (multi-process tests skip otherwise)."""
     return torch.distributed.is_available() and torch.distributed.is_gloo_available()
+
+
+def _gloo_worker(rank, world, port, fn, out_dir):
+    import os
+
+    from symlie.utils.training import init_distributed
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
+    torch.set_num_threads(1)
+    assert init_distributed("gloo", timeout=120)
+    try:
+        fn(rank, out_dir)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def spawn_gloo(fn, out_dir, world: int = 2) -> None:
+    """Run ``fn(rank, out_dir)`` in ``world`` processes joined in one gloo process group (as torchrun would:
+    RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set); ``fn`` must be a module-level function (it is pickled)."""
+    import torch.multiprocessing as mp
+    torch.set_num_threads(1)
+    mp.spawn(_gloo_worker, args=(world, free_port(), fn, str(out_dir)), nprocs=world, join=True)

@@ -6,12 +6,11 @@ import os
 
 import pytest
 import torch
-from _helpers import free_port, gloo_available
+from _helpers import gloo_available, spawn_gloo
 
 from symlie import pde
 from symlie.datasets import generate
 from symlie.generators.learn import PDESymmetryTask, learn_pde_symmetries
-from symlie.utils.training import init_distributed
 
 WORLD = 2
 
@@ -31,24 +30,16 @@ def _run(batch_size, checkpoint=None):
     return [p.detach().clone() for p in gen.parameters()], res
 
 
-def _worker(rank, world, port, out_dir):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
-    torch.set_num_threads(1)
-    assert init_distributed("gloo", timeout=120)
-    try:
-        params, res = _run(2, checkpoint=os.path.join(out_dir, f"ck{rank}.pt"))
-        torch.save({"params": params, "status": res.status}, os.path.join(out_dir, f"rank{rank}.pt"))
-    finally:
-        torch.distributed.destroy_process_group()
+def _work(rank, out_dir):
+    params, res = _run(2, checkpoint=os.path.join(out_dir, f"ck{rank}.pt"))
+    torch.save({"params": params, "status": res.status}, os.path.join(out_dir, f"rank{rank}.pt"))
 
 
 @pytest.mark.skipif(not gloo_available(), reason="torch.distributed with the gloo backend is not available")
 @pytest.mark.slow  # two processes, each importing torch and symlie
 def test_two_processes_learn_the_same_fields_as_one(tmp_path):
-    import torch.multiprocessing as mp
-    torch.set_num_threads(1)
     single, res = _run(4)                                  # one process, the full batch of 4 draws per step
-    mp.spawn(_worker, args=(WORLD, free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    spawn_gloo(_work, tmp_path, WORLD)
     outs = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
     assert res.status == "completed" and all(o["status"] == "completed" for o in outs)
     for p, q0, q1 in zip(single, outs[0]["params"], outs[1]["params"]):

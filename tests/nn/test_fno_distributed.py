@@ -7,9 +7,7 @@ import os
 
 import pytest
 import torch
-from _helpers import free_port, gloo_available
-
-from symlie.utils.training import init_distributed
+from _helpers import gloo_available, spawn_gloo
 
 WORLD = 2
 
@@ -25,24 +23,16 @@ def _train(checkpoint=None):
     return model, res
 
 
-def _worker(rank, world, port, out_dir):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
-    torch.set_num_threads(1)
-    assert init_distributed("gloo", timeout=120)
-    try:
-        model, res = _train(checkpoint=os.path.join(out_dir, f"ck{rank}.pt"))
-        torch.save({"state": model.state_dict(), "status": res.status, "vals": [h["val"] for h in res.history],
-                    "steps": res.steps}, os.path.join(out_dir, f"rank{rank}.pt"))
-    finally:
-        torch.distributed.destroy_process_group()
+def _work(rank, out_dir):
+    model, res = _train(checkpoint=os.path.join(out_dir, f"ck{rank}.pt"))
+    torch.save({"state": model.state_dict(), "status": res.status, "vals": [h["val"] for h in res.history],
+                "steps": res.steps}, os.path.join(out_dir, f"rank{rank}.pt"))
 
 
 @pytest.mark.skipif(not gloo_available(), reason="torch.distributed with the gloo backend is not available")
 @pytest.mark.slow  # two processes, each importing torch and symlie
 def test_two_processes_train_the_same_solver(tmp_path):
-    import torch.multiprocessing as mp
-    torch.set_num_threads(1)
-    mp.spawn(_worker, args=(WORLD, free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    spawn_gloo(_work, tmp_path, WORLD)
     outs = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
     assert all(o["status"] == "completed" for o in outs)
     assert outs[0]["steps"] == outs[1]["steps"] == 10          # 72 windows: 36 per rank, 5 batches of 8 per epoch

@@ -28,7 +28,7 @@ from torch import nn
 from ..lie.actions import ModuleAction
 from ..utils.errors import DataError
 from ..utils.files import atomic_file, check_out_file
-from ..utils.serialization import check_saved
+from ..utils.serialization import load_torch_file
 from ..utils.validation import check_int
 
 __all__ = ["GeneratorMLP", "FORMAT", "FORMAT_VERSION"]
@@ -222,14 +222,8 @@ class GeneratorMLP(nn.Module):
         """Read a file written by :meth:`save` (the ``extra`` dict is at ``model.saved_extra``); a missing,
         corrupt or foreign file is a :class:`symlie.DataError` naming it."""
         p = Path(path)
-        if not p.is_file():
-            raise DataError(f"path {str(p)!r}: no such file")
-        try:
-            d = torch.load(p, map_location="cpu", weights_only=True)
-        except Exception as exc:                                 # noqa: BLE001 - any unpickling failure
-            raise DataError(f"path {str(p)!r}: not a readable symlie generator file ({type(exc).__name__}: "
-                            f"{exc})") from None
-        check_saved(d, p, kind=FORMAT, version=FORMAT_VERSION, required=("config", "state"))
+        d = load_torch_file(p, kind=FORMAT, version=FORMAT_VERSION, required=("config", "state"),
+                            what="symlie generator file")
         cfg = dict(d["config"])
         try:
             dtype = {"float32": torch.float32, "float64": torch.float64}[cfg.pop("dtype", "float32")]

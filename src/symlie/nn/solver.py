@@ -31,7 +31,7 @@ from torch.utils.data import Dataset
 
 from ..utils.errors import DataError, SymlieError
 from ..utils.files import atomic_file, check_out_file
-from ..utils.serialization import check_saved
+from ..utils.serialization import load_torch_file
 from ..utils.training import Trainer, TrainResult
 from ..utils.validation import as_tensor, check_int, make_generator
 from .fno import FNO1d
@@ -469,15 +469,8 @@ def load_solver(path) -> FNO1d:
     A missing, corrupt or foreign file (another format, a newer version, a state that does not fit the saved
     configuration) is a :class:`symlie.DataError` naming it."""
     p = Path(path)
-    if not p.is_file():
-        raise DataError(f"path {str(p)!r}: no such file")
-    try:
-        d = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:                                 # noqa: BLE001 - any unpickling failure
-        why = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-        raise DataError(f"path {str(p)!r}: not a readable symlie solver file ({type(exc).__name__}"
-                        f"{': ' + why if why else ''})") from None
-    check_saved(d, p, kind=SOLVER_FORMAT, version=SOLVER_FORMAT_VERSION, required=_SAVED_KEYS)
+    d = load_torch_file(p, kind=SOLVER_FORMAT, version=SOLVER_FORMAT_VERSION, required=_SAVED_KEYS,
+                        what="symlie solver file")
     if d.get("format") != SOLVER_FORMAT:      # check_saved reads a file without a header as an old version
         raise DataError(f"path {str(p)!r}: has no format tag; expected a {SOLVER_FORMAT!r} file")
     try:

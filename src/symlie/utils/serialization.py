@@ -68,3 +68,25 @@ def check_saved(d, path, *, kind: str, version: int, required: tuple[str, ...] =
     if missing:
         raise DataError(f"{where}: not a complete {kind} file: missing {', '.join(repr(k) for k in missing)}")
     return v
+
+
+def load_torch_file(path, *, kind: str, version: int, required: tuple[str, ...] = (), what: str = "file") -> dict:
+    """Read a versioned ``.pt`` save file (``torch.load`` with ``weights_only=True``, on the CPU) and validate its
+    header (:func:`check_saved`); a missing, unreadable or foreign file is a :class:`symlie.DataError` naming
+    ``path`` (``what`` says what it should have been, e.g. "symlie solver file")."""
+    from pathlib import Path
+
+    import torch
+
+    from .errors import DataError
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"path {str(p)!r}: no such file")
+    try:
+        d = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:                                 # noqa: BLE001 - any unpickling failure
+        why = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise DataError(f"path {str(p)!r}: not a readable {what} ({type(exc).__name__}"
+                        f"{': ' + why if why else ''})") from None
+    check_saved(d, p, kind=kind, version=version, required=required)
+    return d
