@@ -24,8 +24,17 @@ types costs a few small solves. Each block is solved by
   * ``"kron"``: structured for tensor products: in the eigenbasis of one random algebra element the
     Kronecker-sum constraint is diagonal, so its kernel is read off from eigenvalue sums; the remaining
     generators are solved on that (much smaller) subspace, discrete generators last; verified, else refused;
-  * ``"auto"``: dense up to ``dense_max`` unknowns; beyond, kron when it applies (verified), otherwise gram
-    up to ``gram_max`` and sparse beyond.
+  * ``"cg"``: constructive, for tensor products of V and V* of SO(3) / O(3) (any basis of so(3), orthogonal
+    discrete generators): the invariants of V^(x)n are built by Clebsch-Gordan coupling, factor by factor, in
+    float64 (:mod:`symlie.enforce.coupling`), their number checked against the Riordan number r(n) of the SO(3)
+    decomposition; -I in O(3) acts by (-1)^n, so O(3) has none for odd n. No spectrum is cut: the recorded
+    spectrum is [sigma_max, smallest non-zero sigma] of the constraint from the decomposition (exact for a
+    Frobenius-orthonormal so(3) basis without discrete generators, bounds otherwise) followed by the verified
+    residual ||C Q||_F; every generator (and discrete generator) is applied to the basis through the rep's own
+    factor matrices and a residual above ``residual_rtol`` sigma_max refuses the result;
+  * ``"auto"``: dense up to ``dense_max`` unknowns; beyond, cg when it applies and the block has more than
+    ``cg_min`` unknowns, then kron when it applies (both verified), otherwise gram up to ``gram_max`` and sparse
+    beyond. (Up to ``cg_min`` unknowns kron is cheap and computes a restricted spectrum.)
 
 Rank rule: a singular value sigma of a block's constraint counts as zero when sigma <= rtol * sigma_max
 (``rtol`` is a parameter, recorded in the result with the spectrum and the gap).
@@ -38,12 +47,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..utils.errors import ResourceError
 from ..utils.resources import call_limit, check_memory
 from ..utils.validation import SymlieError
 from ..derivative.constraints import invariance_constraints, invariance_constraints_bytes
 from ..linalg import Nullspace, RankRule, gap_ratio, nullspace, nullspace_from_spectrum
 from ..linalg.nullspace import spectrum_bytes
 from ..lie.reps import ProductRep, Rep, SumRep, Trivial
+from . import coupling
 
 __all__ = ["EquivariantBasis", "BasisBlock", "equivariant_basis", "invariant_basis", "constraint_matrix",
            "clear_basis_cache"]
@@ -425,16 +436,155 @@ def _solve_kron(rep: Rep, rtol: float, seed: int = 0, cond_max: float = 1e8,
                      complement=None, reason=reason, rank_rule=rule)
 
 
-def _solve_block(rep: Rep, method: str, rtol: float, dense_max: int, gram_max: int) -> tuple[Nullspace, str]:
+def cg_bytes(n: int, n_discrete: int = 0) -> int:
+    """Estimated peak bytes of the ``"cg"`` solver for V^(x)n: the coupling (two consecutive steps of copies, or
+    the last one, coupled in place into the (r(n), 3^n) basis), then the residual check (the basis, the signed
+    permutations of the discrete generators, chunks). The basis is returned as the transposed view of those rows
+    (no copy)."""
+    s = 3 ** n
+    build = coupling.so3_invariants_bytes(n, contiguous=False)
+    check = 8 * s * coupling.riordan(n) + 16 * s * n_discrete + 4 * coupling.CHECK_CHUNK_BYTES + 24 * s
+    return max(build, check)
+
+
+def _cg_not_applicable(rep: Rep) -> str:
+    """Why the ``"cg"`` solver does not apply to ``rep`` ("" when it does)."""
+    n, why = coupling.so3_tensor_degree(rep)
+    return why if not n else ""
+
+
+def _solve_cg(rep: Rep, rtol: float, residual_rtol: float = 1e-10, orth_rtol: float = 1e-10,
+              chunk_bytes: int = coupling.CHECK_CHUNK_BYTES, seed: int = 0) -> Nullspace | str:
+    """Constructed nullspace of SO(3) / O(3) tensor products of V and V* (the ``"cg"`` method).
+
+    The basis Q (s, k) float64 is built by :func:`symlie.enforce.coupling.so3_invariants` (orthonormal by
+    construction; its column count checked against the Riordan number r(n)); for O(3)-like groups, a discrete
+    generator h with det h = -1 acts on the SO(3)-invariants by (-1)^n, so odd n has none. It is then verified
+    with the rep's own factor matrices: ||drho(xi_k) q_j||^2 summed over the algebra basis and
+    ||rho(h) q_j - q_j||^2 over the discrete generators (the same norms as the constraint rows rho(h)^-1 - I for
+    orthogonal rho(h)), both through Kronecker sums / products, never the s x s matrices; orthonormality by a
+    seeded randomised estimate of ||Q^T Q - I||_F / sqrt(k).
+
+    Returns the :class:`Nullspace`, or a string saying why the result was refused (a residual above
+    ``residual_rtol`` times sigma_max, an orthonormality error above ``orth_rtol``, a rank rule ``rtol`` that
+    would count non-invariant directions as zero): the caller falls back or raises.
+    """
+    G = rep.group
+    n, why = coupling.so3_tensor_degree(rep)
+    if not n:
+        return why
+    factors = rep.reps if isinstance(rep, ProductRep) else [rep]
+    sizes = [f.size for f in factors]
+    s = rep.size
+    A = coupling.so3_algebra_coordinates(G.algebra.basis)
+    lam = np.linalg.eigvalsh(A.T @ A)                       # sum_k drho_k^T drho_k = sum_ab (A^T A)_ab J_a J_b
+    lam_min, lam_max = float(lam[0]), float(lam[-1])
+    dets = [float(np.sign(np.linalg.det(h.numpy()))) for h in G.discrete]
+    n_neg = sum(d < 0 for d in dets)
+    odd_removed = bool(n % 2 and n_neg)
+    sig_hi = float(np.sqrt(lam_max * n * (n + 1) + 4.0 * len(dets)))
+    sig_lo = float(np.sqrt(2.0 * lam_min))
+    if odd_removed:
+        sig_lo = min(sig_lo, float(2.0 * np.sqrt(n_neg)))
+    exact = not dets and lam_max - lam_min <= 1e-12 * lam_max
+    if sig_lo <= rtol * sig_hi:
+        return (f"rtol={rtol:g} would count non-invariant directions as zero (their singular values are at least "
+                f"{sig_lo:.3g} = {sig_lo / sig_hi:.3g} sigma_max), so the rank rule does not give the invariants")
+    expected = 0 if odd_removed else coupling.riordan(n)
+    info: dict = {"rule": "rtol", "rtol": rtol, "atol": 0.0, "via": "cg", "constructed": True,
+                  "partial_spectrum": True, "degree": n, "expected_count": expected,
+                  "spectrum": "[sigma_max, smallest non-zero sigma] of the constraint from the SO(3) decomposition "
+                              "(exact)" if exact else
+                              "[upper bound of sigma_max, lower bound of the smallest non-zero sigma] of the "
+                              "constraint from the SO(3) decomposition",
+                  "sigma_exact": exact, "residual_rtol": residual_rtol}
+    if odd_removed:
+        Q = torch.zeros(s, 0, dtype=torch.float64)
+        info.update(residual_max=0.0, residual_frobenius=0.0, orthonormality=0.0)
+        reason = (f"constructed, not a spectral cut: no invariants, since a discrete generator with det -1 acts on "
+                  f"the {coupling.riordan(n)} SO(3)-invariants of this degree-{n} tensor by (-1)^{n} = -1 (the "
+                  f"constraint's singular value there is 2 sqrt({n_neg}), from the {n_neg} such generator(s)); the "
+                  f"other singular values are >= {float(np.sqrt(2.0 * lam_min)):.3g}")
+        spec = torch.tensor([sig_hi, sig_lo], dtype=torch.float64)
+        return Nullspace(basis=Q, singular_values=spec, rank=2, threshold=rtol * sig_hi, rule=info,
+                         gap_ratio=float("nan"), complement=None, reason=reason,
+                         rank_rule=RankRule("rtol", rtol=rtol))
+    check_memory(cg_bytes(n, G.num_discrete),
+                 f"method='cg': the {expected} Clebsch-Gordan invariants of {rep} ({s} unknowns) and their check",
+                 hint="the invariants themselves are large: use a smaller representation (fewer tensor factors)")
+    t0 = time.perf_counter()
+    Qv = coupling.so3_invariants(n, contiguous=False)        # (s, k), a view of the (k, s) rows it wrote
+    t1 = time.perf_counter()
+    if Qv.shape[1] != expected:                              # pragma: no cover - a bug in the construction
+        return f"the construction gave {Qv.shape[1]} vectors, but the SO(3) decomposition has {expected}"
+    k = Qv.shape[1]
+    sums = [[f.drho(X).numpy() for f in factors] for X in G.algebra.basis]
+    prods = [[f.rho(h).numpy() for f in factors] for h in G.discrete]
+    rs, rp = coupling.kron_residuals(Qv.T, sizes, sums, prods, chunk_bytes=chunk_bytes)
+    per_col = np.sqrt(rs + rp)
+    res_max = float(per_col.max()) / sig_hi if k else 0.0
+    res_fro = float(np.sqrt((rs + rp).sum()))
+    if k:
+        g = torch.randn(k, 4, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        Qt = Qv.T                                            # (k, s) contiguous
+        orth = float(torch.linalg.norm(Qt @ (g.T @ Qt).T - g) / torch.linalg.norm(g))
+    else:
+        orth = 0.0
+    info.update(residual_max=res_max, residual_frobenius=res_fro, orthonormality=orth,
+                seconds_construct=t1 - t0, seconds_verify=time.perf_counter() - t1)
+    if not res_max <= residual_rtol:
+        return (f"the constructed basis fails its check: max_j ||C q_j|| = {res_max:.2e} sigma_max > "
+                f"residual_rtol={residual_rtol:g}")
+    if not orth <= orth_rtol:
+        return f"the constructed basis is not orthonormal: ||Q^T Q - I||_F / sqrt(k) ~ {orth:.2e} > {orth_rtol:g}"
+    Q = Qv                                                   # (s, k), stored as the transpose of (k, s) rows
+    spec = torch.tensor([sig_hi, sig_lo] + ([res_fro] if k else []), dtype=torch.float64)
+    gap = (sig_lo / res_fro if res_fro > 0 else float("inf")) if k else float("nan")
+    disc = (f"; the {len(dets)} discrete generator(s) (det {', '.join(f'{d:+.0f}' for d in dets)}) act trivially "
+            f"on them" if dets else "")
+    reason = (f"constructed by Clebsch-Gordan coupling, not a spectral cut: {k} invariants = r({n}), the l = 0 "
+              f"multiplicity of V^(x){n}{disc}; verified: max_j ||C q_j|| = {res_max:.1e} sigma_max <= "
+              f"{residual_rtol:g}, ||C Q||_F = {res_fro:.1e} bounds every singular value of C on the span; the "
+              f"singular values off the span are >= {sig_lo:.3g}")
+    return Nullspace(basis=Q, singular_values=spec, rank=2, threshold=rtol * sig_hi, rule=info, gap_ratio=gap,
+                     complement=None, reason=reason, rank_rule=RankRule("rtol", rtol=rtol))
+
+
+def _solve_block(rep: Rep, method: str, rtol: float, dense_max: int, gram_max: int,
+                 cg_min: int = 6561) -> tuple[Nullspace, str]:
     s = rep.size
     if method == "auto":
         if s <= dense_max:
             method = "dense"
         else:
-            ns = _solve_kron(rep, rtol) if rep.group.dim else None
+            cg_err: ResourceError | None = None
+            if s > cg_min and not _cg_not_applicable(rep):
+                try:
+                    got = _solve_cg(rep, rtol)
+                except ResourceError as exc:
+                    got, cg_err = "", exc
+                if isinstance(got, Nullspace):
+                    return got, "cg"
+            try:
+                ns = _solve_kron(rep, rtol) if rep.group.dim else None
+            except ResourceError as exc:
+                if cg_err is None:
+                    raise
+                raise ResourceError(f"{exc}; method='cg' was refused too: {cg_err}", nbytes=exc.nbytes,
+                                    limit=exc.limit, what=exc.what) from None
             if ns is not None:
                 return ns, "kron"
             method = "gram" if s <= gram_max else "sparse"
+    if method == "cg":
+        why = _cg_not_applicable(rep)
+        if why:
+            raise SymlieError(f"method='cg': does not apply to {rep} of {rep.group.name}: {why}; it needs a tensor "
+                              f"product of V and V* factors of SO(3) or O(3); use method='auto'")
+        got = _solve_cg(rep, rtol)
+        if not isinstance(got, Nullspace):
+            raise SymlieError(f"method='cg': refused for {rep} of {rep.group.name}: {got}; use method='kron' or "
+                              f"'auto'")
+        return got, "cg"
     if method == "kron":
         ns = _solve_kron(rep, rtol)
         if ns is None:
@@ -464,7 +614,7 @@ def _solve_block(rep: Rep, method: str, rtol: float, dense_max: int, gram_max: i
     elif method == "sparse":
         ns = _solve_sparse(rep, rtol)
     else:
-        raise ValueError(f"method: expected 'auto', 'dense', 'gram', 'sparse' or 'kron', got {method!r}")
+        raise ValueError(f"method: expected 'auto', 'dense', 'gram', 'sparse', 'kron' or 'cg', got {method!r}")
     return ns, method
 
 
@@ -487,7 +637,7 @@ def _check_rep(rep, name: str) -> Rep:
 
 
 def equivariant_basis(rep_in: Rep, rep_out: Rep | None = None, *, method: str = "auto", rtol: float = 1e-6,
-                      dense_max: int = 400, gram_max: int = 2500, cache: bool = True,
+                      dense_max: int = 400, gram_max: int = 2500, cg_min: int = 6561, cache: bool = True,
                       allow_empty: bool = True, max_bytes: int | float | None = None) -> EquivariantBasis:
     """Orthonormal float64 basis of the equivariant linear maps rep_in -> rep_out.
 
@@ -496,9 +646,12 @@ def equivariant_basis(rep_in: Rep, rep_out: Rep | None = None, *, method: str = 
 
     Args:
         rep_in, rep_out: linear representations of the same group.
-        method: ``"auto"``, ``"dense"``, ``"gram"`` or ``"sparse"`` (see the module docstring).
+        method: ``"auto"``, ``"dense"``, ``"gram"``, ``"sparse"``, ``"kron"`` or ``"cg"`` (see the module
+            docstring; ``"cg"`` only for tensor products of V and V* of SO(3) / O(3), else a SymlieError).
         rtol: rank rule, sigma <= rtol * sigma_max counts as zero (per block type).
         dense_max, gram_max: block sizes (unknowns) where ``"auto"`` switches solver.
+        cg_min: ``"auto"`` uses ``"cg"`` (where it applies) for blocks with more than this many unknowns
+            (default 3^8: V^(x)9 and up).
         cache: reuse solutions of equal block types across calls (:func:`clear_basis_cache` empties it).
         allow_empty: if False, raise :class:`SymlieError` when no non-zero equivariant map exists.
         max_bytes: memory limit of this call in bytes; ``None`` uses the process-wide limit
@@ -522,7 +675,7 @@ def equivariant_basis(rep_in: Rep, rep_out: Rep | None = None, *, method: str = 
     if rtol <= 0 or rtol >= 1:
         raise ValueError(f"rtol: expected a relative tolerance in (0, 1), got {rtol}")
     with call_limit(max_bytes):
-        res = _solve_all(rep_in, rep_out, method, rtol, dense_max, gram_max, cache, t0)
+        res = _solve_all(rep_in, rep_out, method, rtol, dense_max, gram_max, cache, t0, cg_min)
     if not allow_empty and res.dim == 0:
         raise SymlieError(f"no non-zero equivariant map {rep_in} -> {rep_out} exists for {rep_out.group.name} "
                           f"(rank rule sigma <= {rtol:g} sigma_max); the smallest singular values per block are "
@@ -531,7 +684,7 @@ def equivariant_basis(rep_in: Rep, rep_out: Rep | None = None, *, method: str = 
 
 
 def _solve_all(rep_in: Rep, rep_out: Rep, method: str, rtol: float, dense_max: int, gram_max: int, cache: bool,
-               t0: float) -> EquivariantBasis:
+               t0: float, cg_min: int = 6561) -> EquivariantBasis:
     """Solve every block of Hom(rep_in, rep_out) (cached by block type)."""
     spectra: dict[str, Nullspace] = {}
     methods: dict[str, str] = {}
@@ -540,10 +693,10 @@ def _solve_all(rep_in: Rep, rep_out: Rep, method: str, rtol: float, dense_max: i
         for isl, ri in _components(rep_in):
             brep = ProductRep([ro, ri.dual()])
             key = f"{ri}->{ro}"
-            ck = (brep, method, rtol, dense_max, gram_max)
+            ck = (brep, method, rtol, dense_max, gram_max, cg_min)
             hit = _CACHE.get(ck) if cache else None
             if hit is None:
-                hit = _solve_block(brep, method, rtol, dense_max, gram_max)
+                hit = _solve_block(brep, method, rtol, dense_max, gram_max, cg_min)
                 if cache:
                     _CACHE[ck] = hit
             ns, used = hit
