@@ -315,7 +315,9 @@ def write_markdown(args, tag, eq) -> None:
     ko = a["protocol"] != "lienlsd"
     lines = [f"# Symmetry augmentation of an FNO1d: {a['equation']}, {a['protocol']} protocol", "",
              f"Command: `python benchmarks/bench_augmentation.py --protocol {a['protocol']} --equation {a['equation']}"
-             f" --steps {a['steps']} --threads {a['threads']}`", "",
+             f" --sizes {' '.join(map(str, a['sizes']))} --arms {' '.join(a['arms'])} --seeds "
+             f"{' '.join(map(str, a['seeds']))} --steps {a['steps']} --threads {a['threads']}"
+             + (f" --tag {a['tag']}" if a.get("tag") else "") + "`", "",
              f"FNO1d width {a['width']}, depth {a['depth']}, modes {a['modes']}; {a['steps']} AdamW steps per run "
              f"(lr {a['lr']}, decay 0.4 at 1/4, 1/2, 3/4 of {a['epochs']} epochs), batch {a['batch']}; "
              f"{a['copies']} copies per trajectory (original included), sigma {a['sigma']} per orthonormalised "
