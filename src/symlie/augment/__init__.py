@@ -10,7 +10,7 @@
 * :mod:`.dataset`: :class:`AugmentedWindows`, the torch Dataset of (history, future) windows for a neural solver.
 """
 from .copies import (AUGMENTED_FORMAT, AUGMENTED_VERSION, AugmentedSolutions, augment_solutions, check_sigma,
-                     reference_points)
+                     draw_coefficients, reference_points)
 from .dataset import AugmentedWindows
 from .fields import field_gram, graph_fields, learned_fields, orthonormal_fields, periodic_fields
 from .resample import KERNELS, dirichlet_kernel, splat, valid_window
@@ -21,4 +21,4 @@ __all__ = ["graph_fields", "learned_fields", "orthonormal_fields", "field_gram",
            "dirichlet_kernel", "splat",
            "valid_window", "KERNELS", "Transformed", "translate_x", "galilean_boost", "scale_u", "translate_t",
            "transform_solutions", "check_grid", "AugmentedSolutions", "augment_solutions", "reference_points",
-           "check_sigma", "AUGMENTED_FORMAT", "AUGMENTED_VERSION", "AugmentedWindows"]
+           "check_sigma", "draw_coefficients", "AUGMENTED_FORMAT", "AUGMENTED_VERSION", "AugmentedWindows"]

@@ -25,11 +25,10 @@ import torch
 from torch.utils.data import Dataset
 
 from ..datasets import PDESolution
-from ..lie import Action
 from ..utils.errors import DataError
 from ..utils.validation import as_tensor, check_int
 from ..generators import GraphScaling
-from .copies import AugmentedSolutions, check_sigma, reference_points
+from .copies import AugmentedSolutions, check_sigma, draw_coefficients, reference_points
 from .fields import graph_fields, orthonormal_fields
 from .transforms import check_grid, transform_solutions
 
@@ -57,8 +56,6 @@ class AugmentedWindows(Dataset):
         else:
             U = data.u if isinstance(data, PDESolution) else data
             U = as_tensor(U, "data", ndim=3).float()
-            if U.shape[0] == 0:
-                raise DataError("data: the training split is empty (0 solutions)")
             self.u = U[:, None]
             self.window = torch.tensor([0, U.shape[1]]).expand(U.shape[0], 1, 2).clone()
             self.accepted = torch.ones(U.shape[0], 1, dtype=torch.bool)
@@ -98,7 +95,7 @@ class AugmentedWindows(Dataset):
         as :func:`symlie.augment.augment_solutions` (orthonormalised on the data once), ``transform_kw`` for
         :func:`symlie.augment.transform_solutions`."""
         U, T, X = check_grid(u, t, x)
-        act = fields if isinstance(fields, Action) else graph_fields(fields)
+        act = graph_fields(fields)
         sc = GraphScaling.from_grid(U, T, X)
         ortho = orthonormal_fields(act, reference_points(U, T, X, n_reference, 0), sc)
         fly = {"T": T, "X": X, "fields": ortho, "sigma": check_sigma(sigma, act.dim), "scaling": sc,
@@ -160,7 +157,7 @@ class AugmentedWindows(Dataset):
         f = self._fly
         assert f is not None
         S = f["sigma"]
-        a = (2 * torch.rand(1, S.shape[0], generator=g, dtype=torch.float64) - 1) * S
+        a = draw_coefficients((1,), S, g)
         tr = transform_solutions(self.u[n, 0][None].double(), f["T"], f["X"], f["fields"], a, scaling=f["scaling"],
                                  **f["kw"])
         if bool(tr.accepted[0]) and self._fits(tr.window[0]):

@@ -32,7 +32,6 @@ from typing import Any
 import torch
 
 from ..generators import GraphScaling, flow
-from ..lie import Action
 from ..utils.errors import DataError
 from ..utils.resources import check_memory
 from ..utils.validation import as_tensor, check_int
@@ -188,9 +187,7 @@ def transform_solutions(u: Any, t: Any, x: Any, fields: Any, coeffs: Any, *, sca
     """
     U, T, X = check_grid(u, t, x)
     B, nt, nx = U.shape
-    act = fields if isinstance(fields, Action) else graph_fields(fields)
-    if act.n_in != 3:
-        raise DataError(f"fields: expected vector fields on (t, x, u) (n_in = 3), got n_in = {act.n_in}")
+    act = graph_fields(fields)
     A = as_tensor(coeffs, "coeffs", ndim=2, dtype=DT)
     if A.shape != (B, act.dim):
         raise DataError(f"coeffs: expected ({B}, {act.dim}) (one coefficient per solution and generator), got "
