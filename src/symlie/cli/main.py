@@ -492,10 +492,35 @@ def _pde(args) -> int:
     return _pde_symmetries(args)
 
 
+def _builtin_equation(sol):
+    """The built-in equation a solution file was generated from (with its nu), or None."""
+    from .. import pde
+    if sol.equation not in pde.BUILTIN:
+        return None
+    nu = sol.params.get("nu")
+    return pde.BUILTIN[sol.equation](nu) if sol.equation in ("burgers", "heat") and nu else pde.BUILTIN[sol.equation]()
+
+
+def _data_route(sol, name: str, *, library, degree: int, threshold: float, n_points: int, samples: int, seed: int):
+    """The library route on solution data: jets, a sparse equation fit, the point symmetries of the fitted
+    equation on ``samples`` of its jets. Returns (fitted, equation, candidates, result)."""
+    import torch
+
+    from .. import pde
+    ref = _builtin_equation(sol)
+    jet = pde.JetSpace(("t", "x"), ("u",), ref.jet.order if ref is not None else 3)
+    jets = pde.jets_from_grid(sol.u, sol.t, sol.x, jet, method="spectral", periodic=True, n_points=n_points,
+                              seed=seed)
+    fitted = pde.fit_equation(jets, jet, degree=degree, threshold=threshold, seed=seed)
+    eq = fitted.to_equation(name)
+    cand = pde.point_symmetry_candidates(eq, library)
+    idx = torch.randperm(jets.Z.shape[0], generator=torch.Generator().manual_seed(seed))[:samples]
+    return fitted, eq, cand, pde.point_symmetries(eq, candidates=cand, samples=jets.Z[idx])
+
+
 def _pde_symmetries(args) -> int:
     import json
 
-    import torch
 
     from .. import pde
     from ..library import PolynomialLibrary
@@ -521,24 +546,16 @@ def _pde_symmetries(args) -> int:
         if not Path(args.file).is_file():
             return _fail(cmd, f"FILE: {args.file!r} does not exist", 2)
         sol = load_h5(args.file)
-        order = pde.BUILTIN[sol.equation]().jet.order if sol.equation in pde.BUILTIN else 3
-        jet = pde.JetSpace(("t", "x"), ("u",), order)
-        jets = pde.jets_from_grid(sol.u, sol.t, sol.x, jet, method="spectral", periodic=True,
-                                  n_points=max(20 * args.samples, 5000), seed=args.seed)
-        fitted = pde.fit_equation(jets, jet, degree=args.degree, threshold=args.threshold, seed=args.seed)
-        eq = fitted.to_equation(f"fitted to {args.file}")
-        cand = pde.point_symmetry_candidates(eq, library)
-        idx = torch.randperm(jets.Z.shape[0], generator=torch.Generator().manual_seed(args.seed))[: args.samples]
-        res = pde.point_symmetries(eq, candidates=cand, samples=jets.Z[idx])
+        fitted, eq, cand, res = _data_route(sol, f"fitted to {args.file}", library=library, degree=args.degree,
+                                            threshold=args.threshold, n_points=max(20 * args.samples, 5000),
+                                            samples=args.samples, seed=args.seed)
         title = f"symlie pde symmetries: {args.file}"
     gens = res.describe()
     reference = None
     if args.equation:
         reference = pde.BUILTIN[args.equation]()
-    elif sol is not None and sol.equation in pde.BUILTIN:
-        nu = sol.params.get("nu")
-        reference = pde.BUILTIN[sol.equation](nu) if sol.equation in ("burgers", "heat") and nu else \
-            pde.BUILTIN[sol.equation]()
+    elif sol is not None:
+        reference = _builtin_equation(sol)
     angle = None
     if reference is not None and reference.exact:
         try:
@@ -590,10 +607,8 @@ class _Usage(Exception):
 def _augment(args) -> int:
     from pathlib import Path
 
-    import torch
 
     from .. import augment as A
-    from .. import pde
     from ..utils.files import check_out_file
     cmd = "augment"
     try:
@@ -603,20 +618,13 @@ def _augment(args) -> int:
     out = check_out_file(args.out, "--out", suffix=".h5")
     spec = args.generators
     if spec == "exact":
-        if sol.equation not in pde.BUILTIN:
+        eq = _builtin_equation(sol)
+        if eq is None:
             return _fail(cmd, f"--generators exact: the file's equation {sol.equation!r} has no known generators", 2)
-        nu = sol.params.get("nu")
-        eq = pde.BUILTIN[sol.equation](nu) if sol.equation in ("burgers", "heat") and nu else \
-            pde.BUILTIN[sol.equation]()
         act = A.graph_fields(eq)
     elif spec == "discovered":
-        order = pde.BUILTIN[sol.equation]().jet.order if sol.equation in pde.BUILTIN else 3
-        jet = pde.JetSpace(("t", "x"), ("u",), order)
-        jets = pde.jets_from_grid(sol.u, sol.t, sol.x, jet, method="spectral", periodic=True, n_points=20000,
-                                  seed=args.seed)
-        fitted = pde.fit_equation(jets, jet, seed=args.seed)
-        idx = torch.randperm(jets.Z.shape[0], generator=torch.Generator().manual_seed(args.seed))[:2000]
-        res = pde.point_symmetries(fitted.to_equation("fitted"), samples=jets.Z[idx])
+        fitted, _, _, res = _data_route(sol, "fitted", library=None, degree=2, threshold=0.01, n_points=20000,
+                                        samples=2000, seed=args.seed)
         print(f"fitted: {fitted.equations()[0]}; {res.dim} point symmetries: " + "; ".join(res.describe()))
         act = A.graph_fields(res)
     elif spec.endswith(".pt"):
