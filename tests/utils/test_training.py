@@ -413,3 +413,17 @@ def test_init_distributed_without_torchrun_environment(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "1")
     with pytest.raises(SymlieError, match="MASTER_ADDR"):
         init_distributed()
+
+
+def test_step_fn_runs_after_every_optimizer_step_on_the_new_parameters():
+    """step_fn(step) sees the parameters after each step: here w_k = 2 (1 - 0.8^k) of the shifted-target problem."""
+    model = _linear()
+    seen = []
+    trainer = Trainer(model, mse, lambda p: torch.optim.SGD(p, lr=LR1), epochs=3, batch_size=32, shuffle=False,
+                      progress=False, restore_best=False,
+                      step_fn=lambda step: seen.append((step, float(model.weight.detach()))))
+    res = trainer.fit(TRAIN1)
+    assert [s for s, _ in seen] == [1, 2, 3] and res.steps == 3
+    assert all(math.isclose(w, _w(k), rel_tol=1e-12) for k, (_, w) in enumerate(seen, 1))
+    with pytest.raises(TypeError, match="step_fn: expected a callable"):
+        Trainer(model, mse, lambda p: torch.optim.SGD(p, lr=0.1), epochs=1, batch_size=4, step_fn=3)

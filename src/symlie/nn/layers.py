@@ -107,12 +107,35 @@ def _rank(r: Rep) -> int:
     return 1
 
 
-def uniform_rep(channels: int, group, max_rank: int = 2) -> Rep:
-    """A hidden representation of about ``channels`` dimensions split evenly between scalars, vectors and
-    rank-2 tensors V (x) V (up to ``max_rank``), each rank getting channels / (max_rank + 1) dimensions."""
+def uniform_rep(channels: int, group, max_rank: int = 2, allocation: str = "even") -> Rep:
+    """A hidden representation of about ``channels`` dimensions made of tensors V^(x)r.
+
+    ``allocation="even"``: scalars, vectors, ... up to rank ``max_rank``, each rank getting
+    channels / (max_rank + 1) dimensions. ``allocation="emlp"``: EMLP's rule (``emlp.nn.uniform_rep``): repeatedly
+    take the largest rank r with (r + 1) n^r <= the channels left and add n^(r - k) tensors of every rank k <= r
+    (the same number of dimensions per rank), until all ``channels`` dimensions are used; ``max_rank`` is ignored
+    (O(3) at 128 channels gets ranks 0-3). Rank-r tensors are V^(x)r for every group (EMLP splits them over
+    T(p, q) with p + q = r, the same representation up to equivalence for orthogonal groups).
+    """
     G = as_group(group)
     check_int(channels, "channels", 1)
     n = G.n
+    if allocation == "emlp":
+        counts: list[int] = []
+        left = channels
+        while left > 0:
+            top = 0
+            while (top + 2) * n ** (top + 1) <= left:
+                top += 1
+            counts += [0] * (top + 1 - len(counts))
+            for k in range(top + 1):
+                counts[k] += n ** (top - k)
+            left -= (top + 1) * n ** top
+        V = Vector(G)
+        parts = [c * (V ** r) for r, c in enumerate(counts) if c]
+        return sum(parts[1:], parts[0])
+    if allocation != "even":
+        raise ValueError(f"allocation: expected 'even' or 'emlp', got {allocation!r}")
     per = channels / (max_rank + 1)
     parts = []
     V = Vector(G)
@@ -138,14 +161,19 @@ class EquivariantLinear(nn.Module):
         rep_in, rep_out: linear representations of the same group (sizes s_in, s_out).
         bias: include the invariant bias.
         dtype: parameter dtype (float32 default).
+        init: ``"lecun"``: coefficients N(0, s_b / (k s_in)) for a block type with k maps on s_b entries, so that
+            W has entries of variance 1 / s_in on average; zero bias. ``"projected"``: EMLP's rule, an orthogonal
+            (s_out, s_in) matrix projected on the equivariant maps and a U(0, 1) / sqrt(s_out) vector projected on
+            the invariant biases (much smaller weights when the equivariant maps are a small part of all maps).
         basis_kwargs: passed to :func:`equivariant_basis` (method, rtol, ...).
     Input (..., s_in) -> output (..., s_out).
     """
 
-    bias_basis: torch.Tensor | None  # buffer (register_buffer)
+    bias_basis: torch.Tensor | None  # buffers (register_buffer)
+    flat_index: torch.Tensor
 
     def __init__(self, rep_in: Rep, rep_out: Rep, bias: bool = True, dtype: torch.dtype = torch.float32,
-                 generator: torch.Generator | None = None, **basis_kwargs):
+                 generator: torch.Generator | None = None, init: str = "lecun", **basis_kwargs):
         super().__init__()
         self.rep_in, self.rep_out = rep_in, rep_out
         basis = equivariant_basis(rep_in, rep_out, **basis_kwargs)
@@ -156,7 +184,15 @@ class EquivariantLinear(nn.Module):
             groups.setdefault(b.key, []).append(b)
         self._keys = list(groups)
         gen = generator if generator is not None else torch.Generator().manual_seed(0)
+        if init not in ("lecun", "projected"):
+            raise ValueError(f"init: expected 'lecun' or 'projected', got {init!r}")
+        if init == "projected":   # EMLP's rule: an orthogonal (s_out, s_in) matrix projected on the equivariant maps
+            A = torch.randn(max(rep_out.size, si), min(rep_out.size, si), generator=gen, dtype=torch.float64)
+            q, r = torch.linalg.qr(A)
+            q = q * torch.sign(torch.diagonal(r))
+            W0 = q if rep_out.size >= si else q.T                                                  # (s_out, s_in)
         self.coeffs = nn.ParameterList()
+        flats: list[torch.Tensor] = []
         for i, (_key, blks) in enumerate(groups.items()):
             Q = blks[0].Q
             so_b = blks[0].out_slice.stop - blks[0].out_slice.start
@@ -165,16 +201,24 @@ class EquivariantLinear(nn.Module):
             cols = torch.stack([torch.arange(b.in_slice.start, b.in_slice.stop) for b in blks])     # (m, si_b)
             flat = (rows[:, :, None] * si + cols[:, None, :]).reshape(len(blks), -1)               # (m, so_b*si_b)
             self.register_buffer(f"Q{i}", Q.to(dtype).T.contiguous(), persistent=False)            # (k, so_b*si_b)
-            self.register_buffer(f"idx{i}", flat, persistent=False)
-            std = math.sqrt(so_b * si_b / (Q.shape[1] * si))
-            self.coeffs.append(nn.Parameter(torch.randn(len(blks), Q.shape[1], generator=gen, dtype=torch.float64)
-                                            .to(dtype) * std))
+            flats.append(flat.reshape(-1))
+            if init == "lecun":
+                std = math.sqrt(so_b * si_b / (Q.shape[1] * si))
+                c = torch.randn(len(blks), Q.shape[1], generator=gen, dtype=torch.float64) * std
+            else:   # the projection of the orthogonal W0 onto the span of this block type: Q^T vec(W0[block])
+                c = W0.reshape(-1)[flat] @ Q
+            self.coeffs.append(nn.Parameter(c.to(dtype)))
+        self.register_buffer("flat_index", torch.cat(flats) if flats else torch.zeros(0, dtype=torch.long),
+                             persistent=False)                                  # vec(W) positions, type by type
         self.register_buffer("bias_basis", None, persistent=False)
         if bias:
             inv = invariant_basis(rep_out, **basis_kwargs)
             if inv.dim:
                 self.register_buffer("bias_basis", inv.basis.to(dtype), persistent=False)  # (s_out, k_b)
-                self.bias_coeffs = nn.Parameter(torch.zeros(inv.dim, dtype=dtype))
+                b0 = (torch.zeros(inv.dim, dtype=torch.float64) if init == "lecun" else
+                      (torch.rand(rep_out.size, generator=gen, dtype=torch.float64) / math.sqrt(rep_out.size))
+                      @ inv.basis)
+                self.bias_coeffs = nn.Parameter(b0.to(dtype))
 
     @property
     def num_free(self) -> int:
@@ -186,10 +230,12 @@ class EquivariantLinear(nn.Module):
         so, si = self.rep_out.size, self.rep_in.size
         dtype = self.coeffs[0].dtype if len(self.coeffs) else (_module_dtype(self) or torch.get_default_dtype())
         W = torch.zeros(so * si, dtype=dtype, device=self.coeffs[0].device if len(self.coeffs) else None)
-        for i in range(len(self.coeffs)):
-            vals = self.coeffs[i] @ getattr(self, f"Q{i}")                 # (m, so_b*si_b)
-            W = W.index_put((getattr(self, f"idx{i}").reshape(-1),), vals.reshape(-1))
-        return W.reshape(so, si)
+        if not len(self.coeffs):
+            return W.reshape(so, si)
+        # one scatter for all block types (the blocks never overlap): a functional index_put per type would copy
+        # the whole (s_out * s_in) matrix once per type, which dominated the step of wide bilinear layers
+        vals = torch.cat([(self.coeffs[i] @ getattr(self, f"Q{i}")).reshape(-1) for i in range(len(self.coeffs))])
+        return W.index_put((self.flat_index,), vals).reshape(so, si)
 
     def forward(self, x) -> torch.Tensor:
         x = _check_input(x, self, self.rep_in.size, str(self.rep_in))
@@ -247,11 +293,12 @@ class EquivariantBilinear(nn.Module):
 
     def __init__(self, rep_in: Rep, rep_out: Rep, rep_mid: Rep | None = None, mid_channels: int = 24,
                  mid_rank: int = 1, max_pair_rank: int = 3, scale: float = 0.1, dtype: torch.dtype = torch.float32,
-                 generator: torch.Generator | None = None, **basis_kwargs):
+                 generator: torch.Generator | None = None, init: str = "lecun", **basis_kwargs):
         super().__init__()
         rep_mid = rep_mid if rep_mid is not None else uniform_rep(mid_channels, rep_in.group, max_rank=mid_rank)
-        self.pu = EquivariantLinear(rep_in, rep_mid, bias=True, dtype=dtype, generator=generator, **basis_kwargs)
-        self.pv = EquivariantLinear(rep_in, rep_mid, bias=True, dtype=dtype, generator=generator, **basis_kwargs)
+        lin = dict(dtype=dtype, generator=generator, init=init, **basis_kwargs)
+        self.pu = EquivariantLinear(rep_in, rep_mid, bias=True, **lin)
+        self.pv = EquivariantLinear(rep_in, rep_mid, bias=True, **lin)
         comps = _components(rep_mid)
         offs = [0]
         for c in comps:
@@ -268,7 +315,7 @@ class EquivariantBilinear(nn.Module):
                 perm.append((ii[:, None] * s + jj[None, :]).reshape(-1))
         self.register_buffer("perm", torch.cat(perm), persistent=False)
         rep_pairs = SumRep(pair_reps)
-        self.out = EquivariantLinear(rep_pairs, rep_out, bias=False, dtype=dtype, generator=generator, **basis_kwargs)
+        self.out = EquivariantLinear(rep_pairs, rep_out, bias=False, **lin)
         self.scale = scale
 
     def forward(self, x) -> torch.Tensor:
@@ -282,12 +329,12 @@ class EquivariantBlock(nn.Module):
     """gate(h + bilinear(h)) with h = linear(x): rep_in -> rep_out (EMLP's block structure)."""
 
     def __init__(self, rep_in: Rep, rep_out: Rep, dtype=torch.float32, generator=None, mid_channels: int = 24,
-                 mid_rank: int = 1, **basis_kwargs):
+                 mid_rank: int = 1, init: str = "lecun", **basis_kwargs):
         super().__init__()
         g = gated(rep_out)
-        self.linear = EquivariantLinear(rep_in, g, dtype=dtype, generator=generator, **basis_kwargs)
+        self.linear = EquivariantLinear(rep_in, g, dtype=dtype, generator=generator, init=init, **basis_kwargs)
         self.bilinear = EquivariantBilinear(g, g, mid_channels=mid_channels, mid_rank=mid_rank, dtype=dtype,
-                                            generator=generator, **basis_kwargs)
+                                            generator=generator, init=init, **basis_kwargs)
         self.gate = GatedNonlinearity(rep_out)
 
     def forward(self, x) -> torch.Tensor:
@@ -311,7 +358,8 @@ class EquivariantMLP(nn.Module):
     """
 
     def __init__(self, rep_in: Rep, rep_out: Rep, hidden: Rep | int = 384, depth: int = 3, mid_channels: int = 24,
-                 mid_rank: int = 1, dtype: torch.dtype = torch.float32, seed: int = 0, **basis_kwargs):
+                 mid_rank: int = 1, dtype: torch.dtype = torch.float32, seed: int = 0, init: str = "lecun",
+                 allocation: str = "even", **basis_kwargs):
         super().__init__()
         for name, r in (("rep_in", rep_in), ("rep_out", rep_out)):
             if not isinstance(r, Rep):
@@ -326,13 +374,14 @@ class EquivariantMLP(nn.Module):
         if isinstance(hidden, Rep) and hidden.group != rep_in.group:
             raise SymlieError(f"hidden: a representation of {hidden.group.name}, but rep_in is of "
                               f"{rep_in.group.name}")
-        hid = uniform_rep(check_int(hidden, "hidden", 1), rep_in.group) if isinstance(hidden, int) else hidden
+        hid = (uniform_rep(check_int(hidden, "hidden", 1), rep_in.group, allocation=allocation)
+               if isinstance(hidden, int) else hidden)
         gen = torch.Generator().manual_seed(seed)
         reps = [rep_in] + [hid] * depth
         self.blocks = nn.Sequential(*[EquivariantBlock(a, b, dtype=dtype, generator=gen, mid_channels=mid_channels,
-                                                       mid_rank=mid_rank, **basis_kwargs)
+                                                       mid_rank=mid_rank, init=init, **basis_kwargs)
                                       for a, b in zip(reps[:-1], reps[1:])])
-        self.head = EquivariantLinear(hid, rep_out, dtype=dtype, generator=gen, **basis_kwargs)
+        self.head = EquivariantLinear(hid, rep_out, dtype=dtype, generator=gen, init=init, **basis_kwargs)
         self.rep_in, self.rep_out, self.hidden = rep_in, rep_out, hid
 
     def forward(self, x) -> torch.Tensor:

@@ -103,16 +103,24 @@ def _svd_tall(M: np.ndarray):
     return np.linalg.svd(M, full_matrices=False)
 
 
-def _svt(M: np.ndarray, tau) -> np.ndarray:
+def _svt(M: np.ndarray, tau, return_rank: bool = False):
     """Singular-value soft thresholding: argmin_Z tau ||Z||_* + 1/2 ||Z - M||_F^2. ``tau`` may be a vector of
     non-decreasing thresholds (one per singular value, largest value first): the prox of the weighted nuclear
-    norm sum_i w_i sigma_i for non-decreasing weights."""
+    norm sum_i w_i sigma_i for non-decreasing weights. ``return_rank``: also return the rank of Z."""
     U, s, Vt = _svd_tall(M)
     if not np.isscalar(tau):
         tau = np.asarray(tau)[: s.size]
     s = np.maximum(s - tau, 0.0)
     r = int((s > 0).sum())
-    return (U[:, :r] * s[:r]) @ Vt[:r]
+    Z = (U[:, :r] * s[:r]) @ Vt[:r]
+    return (Z, r) if return_rank else Z
+
+
+def _reweight(sv: np.ndarray, eps: float) -> np.ndarray:
+    """Weights of the reweighted nuclear norm from a descending spectrum sv (sv[0] > 0): w_i = 1 / (sigma_i +
+    eps sigma_1), scaled by (1 + eps) sigma_1 so the largest value keeps weight 1 (non-decreasing, so the prox
+    is a weighted SVT, :func:`_svt`)."""
+    return (sv[0] + eps * sv[0]) / (sv + eps * sv[0])
 
 
 def _soft(x: np.ndarray, tau: float) -> np.ndarray:
@@ -219,7 +227,7 @@ def solve_promote(Theta, Y, op: Operator, *, lam: float | None = None, mu: float
             sv = np.concatenate([sv, np.zeros(op.q - sv.size)])
             if sv[0] <= 0:
                 break
-            w_ = (sv[0] + reweight_eps * sv[0]) / (sv + reweight_eps * sv[0])
+            w_ = _reweight(sv, reweight_eps)
             W, info = _admm(Th, Yn, op, lam, mu, rho=None, alpha=alpha, max_iter=max_iter, eps_abs=eps_abs,
                             eps_rel=eps_rel, warm_start=info["state"], adapt_rho=adapt_rho, ridge=ridge, mask=mask,
                             weights=w_)

@@ -191,7 +191,9 @@ class Trainer:
     every ``checkpoint_every`` epochs and at the end; ``progress``: a bar with the loss and validation metric
     (``SYMLIE_PROGRESS=0`` also silences it); ``log_fn(record)``: called with each epoch's history record;
     ``epoch_fn(epoch)``: called on every process before each epoch's batches (e.g. a loss term that switches on
-    late in training; also on resume, for the epoch that continues).
+    late in training; also on resume, for the epoch that continues); ``step_fn(step)``: called on every process
+    after each optimizer step with the global step count (1-based; e.g. the Z / U update of a splitting method,
+    :class:`symlie.promote.ADMMPenalty`; state it keeps must live in buffers of ``model`` to be checkpointed).
     Under torch.distributed only rank 0 prints, logs, warns and writes checkpoints, and ``loss_fn`` must call
     ``model(...)`` (the DistributedDataParallel wrapper; the unwrapped module is ``trainer.model``)."""
 
@@ -200,11 +202,12 @@ class Trainer:
                  shuffle: bool = True, val_every: int = 1, early_stopping: int | None = None,
                  min_delta: float = 0.0, grad_clip: float | None = None, restore_best: bool = True,
                  checkpoint: Any = None, checkpoint_every: int = 1, progress: bool = True,
-                 log_fn: Callable | None = None, epoch_fn: Callable | None = None):
+                 log_fn: Callable | None = None, epoch_fn: Callable | None = None, step_fn: Callable | None = None):
         import torch.distributed as dist
         if not isinstance(model, nn.Module):
             raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
-        for name, fn in (("loss_fn", loss_fn), ("val_fn", val_fn), ("log_fn", log_fn), ("epoch_fn", epoch_fn)):
+        for name, fn in (("loss_fn", loss_fn), ("val_fn", val_fn), ("log_fn", log_fn), ("epoch_fn", epoch_fn),
+                         ("step_fn", step_fn)):
             if not callable(fn) and (fn is not None or name == "loss_fn"):
                 raise TypeError(f"{name}: expected a callable, got {type(fn).__name__}")
         self.epochs = check_int(epochs, "epochs", 1)
@@ -221,6 +224,7 @@ class Trainer:
         self.device = _device(device, dist.is_available() and dist.is_initialized())
         self.model = model.to(self.device)
         self.loss_fn, self.val_fn, self.log_fn, self.epoch_fn = loss_fn, val_fn, log_fn, epoch_fn
+        self.step_fn = step_fn
         self.shuffle, self.restore_best, self.progress = bool(shuffle), bool(restore_best), bool(progress)
         self.checkpoint = None if checkpoint is None else check_out_file(checkpoint, "checkpoint", suffix=".pt")
 
@@ -421,6 +425,8 @@ class Trainer:
                     break
                 opt.step()
                 step += 1
+                if self.step_fn is not None:
+                    self.step_fn(step)
                 for k, v in (("loss", lv), *terms.items()):
                     sums[k] = sums.get(k, 0.0) + v * nb
                 bar.update()
