@@ -33,8 +33,11 @@ import os
 import platform
 import shlex
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -125,129 +128,237 @@ def fmt(x):
     return f"{x:.3g}"
 
 
+MODELS = {"scalar": "symlie ScalarMLP", "equivariant24": "symlie EquivariantMLP-24",
+          "equivariant96": "symlie EquivariantMLP-96", "peer": "EMLP (its code, here)", "mlp": "MLP"}
+
+
+def peer_python():
+    for p in (HERE.parent / ".venv-emlp/bin/python",):
+        if p.exists():
+            return str(p)
+    return None
+
+
+def run_peer(task, N, ds, Xtr, Ytr, Xte, Yte, seeds, epochs, ch, workdir):
+    """EMLP's own objax EMLP on the same standardized data, in its environment (benchmarks/peer_emlp_train.py)."""
+    import numpy as np
+    job = dict(task=task, model="EMLP", seeds=seeds, epochs=epochs, channels=ch, lr=3e-3)
+    jp, op = workdir / f"{task}_{N}.npz", workdir / f"{task}_{N}.json"
+    np.savez(jp, Xtr=Xtr.numpy().astype(np.float32), Ytr=Ytr.numpy().astype(np.float32),
+             Xte=Xte.numpy().astype(np.float32), Yte=Yte.numpy().astype(np.float64),
+             y_std=ds.stats.y_std.numpy().astype(np.float64), job=json.dumps(job))
+    env = dict(os.environ, XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+               TQDM_DISABLE="1", JAX_PLATFORMS="cpu")
+    r = subprocess.run([peer_python(), str(HERE / "peer_emlp_train.py"), str(jp), str(op)], env=env,
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"EMLP peer failed on {task} N={N}:\n{r.stderr[-3000:]}")
+    print(r.stdout.strip(), flush=True)
+    return json.loads(op.read_text())
+
+
+def run_ours(kind, ds, Xtr, Ytr, Xte, Yte, seed, epochs, ch, args):
+    t0 = time.perf_counter()
+    if kind == "scalar":
+        model = sl.nn.ScalarMLP(ds.rep_in, ds.rep_out, hidden=ch, depth=3, seed=seed).calibrate(Xtr)
+    elif kind.startswith("equivariant"):
+        width, *opts = kind[len("equivariant"):].split("+")
+        extra = {"projected": {"init": "projected"}, "emlp-alloc": {"allocation": "emlp"}}
+        kw = {k: v for o in opts for k, v in extra[o].items()}
+        model = sl.nn.EquivariantMLP(ds.rep_in, ds.rep_out, hidden=ch, depth=3, seed=seed, mid_channels=int(width),
+                                     **kw)
+    else:
+        model = mlp(ds.rep_in.size, ds.rep_out.size, ch, seed)
+    ys = float(Ytr.pow(2).mean().sqrt()) if args.y_scale == "rms" else 1.0
+    model = Scaled(model, ys)
+    build_s = time.perf_counter() - t0
+    tr = train(model.inner, Xtr, Ytr / ys, epochs, seed)
+    ev = evaluate(model, ds, Xte, Yte)
+    return {"build_s": build_s, "params": sum(p.numel() for p in model.parameters()),
+            "epoch_s": tr["train_s"] / epochs, **tr, **ev}
+
+
+def short(kind):
+    return "EMLP" if kind == "peer" else MODELS[kind].replace("symlie ", "")
+
+
 def write(out, stem, final=False):
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{stem}.json").write_text(json.dumps(out, indent=2))
     if not final:
         return
     m = out["meta"]
-    L = ["# EMLP synthetic tasks: symlie EquivariantMLP vs MLP", "",
+    kinds = [k for k in m["models"] if k in MODELS]
+    L = ["# EMLP's synthetic tasks: symlie's equivariant networks and EMLP's own code, same data, same budget", "",
          f"Command: `{m['command']}`  ", f"Date: {m['date']}  ",
-         f"Versions: python {m['python']}, torch {m['torch']}, symlie {m['symlie']}  ",
-         f"Machine: {m['platform']}, {m['cpus']} CPUs, torch threads {m['torch_threads']}, float32  ",
-         f"Protocol run here: channels {m['channels']}, depth 3, Adam lr 3e-3 with cosine decay, batch min(500, N), "
-         f"epochs per N {m['epochs_per_N']} (steps per N {m['steps_per_N']}; EMLP: 1000 epochs for N <= 300, 900 "
-         f"at N = 1000, 384 channels), seeds {m['seeds']}, n_samples {m['n_samples']} (test 5000, val 1000 unused), "
-         f"final model tested (no early stopping), bilinear middle width {m.get('mid_channels', 24)}, target scaling "
-         f"{m.get('y_scale', 'none')} (both models). Total wall {m.get('total_wall_s', 0):.0f} s.  ",
-         "Test MSE is on EMLP's scale, RAW (un-standardized) y: standardized MSE * y_std^2 "
-         "(Inertia: y_std = 1, same number). Median [min, max] over seeds. Equivariance error: "
-         "`sl.metrics.equivariance_error` on 500 test points (relative, mean over 5 group elements).", "",
-         "| task | N | symlie EMLP test MSE | MLP test MSE | published EMLP | published MLP | symlie EMLP equiv. err | "
-         "MLP equiv. err | train s / run (EMLP, MLP) |", "|---|---|---|---|---|---|---|---|---|"]
+         f"Versions: python {m['python']}, torch {m['torch']}, symlie {m['symlie']}; peer: {m.get('peer_versions')}  ",
+         f"Machine: {m['platform']}, {m['cpus']} CPUs; one thread per process (symlie and the peer run side by side "
+         f"on the two cores)  ",
+         f"Protocol: {m['channels']} channels, depth 3 (EMLP: 384 channels), Adam lr 3e-3 with cosine decay to 0, "
+         f"batch min(500, N), epochs per N {m['epochs_per_N']} (EMLP's protocol: 1000 for N <= 300, 900 at 1000), "
+         f"seeds {m['seeds']}, {m['n_samples']} generated samples (train N, test 5000), final model tested. "
+         f"EquivariantMLP-k: bilinear middle width k; targets divided by their training RMS (symlie models and "
+         f"MLP). Wall {m.get('total_wall_s', 0):.0f} s.  ",
+         "Test MSE on EMLP's raw scale; median [min, max] over seeds. Equivariance error: relative, 5 group "
+         "elements, 500 test points (symlie: `sl.metrics.equivariance_error`; EMLP: its reps' rho_dense). "
+         "Seconds per epoch: median over seeds (EMLP: after its jit compile, which is listed in the JSON).", "",
+         "| task | N | " + " | ".join(MODELS[k] for k in kinds) + " | EMLP published | s / epoch (" +
+         ", ".join(short(k) for k in kinds) + ") | equiv. err (" + ", ".join(short(k) for k in kinds) + ") |",
+         "|---|---|" + "---|" * len(kinds) + "---|---|---|"]
     for key, s in out["summary"].items():
         task, N = key.rsplit("/N=", 1)
         N = int(N)
-        pub = PUBLISHED[task]
         def cell(a):
             return "-" if a is None else f"{fmt(a['median'])} [{fmt(a['min'])}, {fmt(a['max'])}]"
-        L.append(f"| {task} ({TASKS[task][1]}) | {N} | {cell(s['emlp_mse'])} | {cell(s['mlp_mse'])} | "
-                 f"{pub['EMLP'][N]:.3g} | {pub['MLP'][N]:.3g} | {cell(s['emlp_eq'])} | {cell(s['mlp_eq'])} | "
-                 f"{fmt(s['emlp_train_s'])}, {fmt(s['mlp_train_s'])} |")
+        best = min((s[k]["mse"]["median"], k) for k in kinds if s.get(k) and s[k]["mse"])[1]
+        cells = []
+        for k in kinds:
+            c = cell(s[k]["mse"]) if s.get(k) else "-"
+            cells.append(f"**{c}**" if k == best else c)
+        L.append(f"| {task} ({TASKS[task][1]}) | {N} | " + " | ".join(cells) + f" | {PUBLISHED[task]['EMLP'][N]:.3g} | "
+                 + ", ".join(fmt(s[k]["epoch_s"]) if s.get(k) else "-" for k in kinds) + " | "
+                 + ", ".join(fmt(s[k]["eq"]["median"]) if s.get(k) and s[k]["eq"] else "-" for k in kinds) + " |")
     L += ["", "Published: " + "; ".join(f"{t}: {PUBLISHED[t]['EMLP_label']}" for t in PUBLISHED) + ".", "",
           "## Reading", "", "READING_PLACEHOLDER", ""]
     (RESULTS / f"{stem}.md").write_text("\n".join(L))
     print("\n".join(L))
 
 
+def summarize(out, task, N, kinds):
+    rs = [r for r in out["runs"] if r["task"] == task and r["N"] == N]
+    summ = {}
+    for k in kinds:
+        mine = [r for r in rs if r["model"] == k]
+        if mine:
+            summ[k] = {"mse": agg([r["test_mse_raw"] for r in mine]), "eq": agg([r["equivariance_error"] for r in mine]),
+                       "epoch_s": statistics.median(r["epoch_s"] for r in mine),
+                       "nonfinite_runs": sum(not r["finite"] for r in mine)}
+    out["summary"][f"{task}/N={N}"] = summ
+
+
+def merge(args):
+    """One results file from parts run as separate processes (e.g. the peer of one task on the second core)."""
+    out, sources = None, []
+    for m in args.merge:
+        if m.endswith(".json"):       # a peer_emlp_train.py output: {"job": ..., "runs": [...]}
+            res = json.loads(Path(m).read_text())
+            task = res["job"]["task"]
+            N = int(Path(m).stem.rsplit("_", 1)[1])
+            runs = [{"task": task, "group": TASKS[task][1], "N": N, **r, "model": "peer"} for r in res["runs"]]
+            peer_versions = {k: res[k] for k in ("emlp_version", "jax", "objax")}
+        else:
+            part = json.loads((RESULTS / f"{m}.json").read_text())
+            runs = part["runs"]
+            peer_versions = part["meta"].get("peer_versions")
+            if out is None:
+                out = part
+                out["runs"] = []
+        sources.append(m)
+        if peer_versions:
+            out["meta"]["peer_versions"] = peer_versions
+        seen = {(r["task"], r["N"], r["seed"], r["model"]) for r in out["runs"]}
+        out["runs"] += [r for r in runs if (r["task"], r["N"], r["seed"], r["model"]) not in seen]
+    kinds = sorted({r["model"] for r in out["runs"]}, key=lambda k: list(MODELS).index(k) if k in MODELS else 99)
+    out["meta"]["models"] = kinds
+    out["meta"]["merged_from"] = sources
+    out["summary"] = {}
+    for task in TASKS:
+        for N in sorted({r["N"] for r in out["runs"] if r["task"] == task}):
+            summarize(out, task, N, kinds)
+    write(out, args.stem or "emlp_tasks", final=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--models", default="scalar,equivariant24,equivariant96,peer,mlp",
+                    help="comma-separated subset of scalar (sl.nn.ScalarMLP), equivariant24 / equivariant96 "
+                         "(sl.nn.EquivariantMLP with a bilinear middle width of 24 / 96), peer (EMLP's own code in "
+                         ".venv-emlp, from `make peers`), mlp; an equivariant model may carry +projected (EMLP's "
+                         "initialisation) and/or +emlp-alloc (EMLP's channel allocation over tensor ranks)")
     ap.add_argument("--channels", type=int, default=128)
-    ap.add_argument("--max-epochs", type=int, default=400, help="epochs per run: min(EMLP's epochs, this)")
-    ap.add_argument("--threads", type=int, default=2, help="torch threads (use 1 when another process shares the "
-                    "cores: every multi-threaded op then waits for a descheduled worker; measured 13-18x slower steps)")
+    ap.add_argument("--epochs", default="30:1000,100:1000,1000:150",
+                    help="epochs per N as N:epochs pairs (EMLP's protocol: 1000 for N <= 300, 900 at N = 1000)")
+    ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     ap.add_argument("--n-samples", type=int, default=7000)
-    ap.add_argument("--mid-channels", type=int, default=96,
-                    help="width of the bilinear layer's middle representation (must hold at least as many vectors as "
-                         "the task has input vectors to form all per-particle products; 24 gave Inertia 2.36 at N=1000)")
     ap.add_argument("--y-scale", choices=["rms", "none"], default="rms",
-                    help="divide training targets by their RMS over the training set (one scalar, so equivariance is "
-                         "kept) and multiply predictions back; applied to both models")
+                    help="divide symlie's training targets by their RMS over the training set (one scalar, so "
+                         "equivariance is kept) and multiply predictions back")
     ap.add_argument("--tasks", default=",".join(TASKS), help="comma-separated subset of tasks")
     ap.add_argument("--stem", default=None, help="results file stem (default emlp_tasks)")
-    ap.add_argument("--merge", nargs="+", default=None, help="merge these results stems into --stem and exit")
+    ap.add_argument("--merge", nargs="+", default=None, metavar="STEM_OR_PEER_JSON",
+                    help="merge the runs of these results stems (and of peer_emlp_train.py outputs given as .json "
+                         "paths) into --stem, summarize and exit; the first stem's meta is kept")
     args = ap.parse_args()
     if args.merge:
-        parts = [json.loads((RESULTS / f"{m}.json").read_text()) for m in args.merge]
-        out = parts[0]
-        for part in parts[1:]:
-            out["runs"] += part["runs"]
-            out["summary"].update(part["summary"])
-        out["meta"]["merged_from"] = args.merge
-        out["meta"]["total_wall_s"] = max(p["meta"].get("total_wall_s", 0) for p in parts)
-        write(out, args.stem or "emlp_tasks", final=True)
+        merge(args)
         return
-    torch.set_num_threads(args.threads)
-    seeds = [0] if args.quick else [0, 1, 2]
-    Ns = [30, 100, 1000]
-    max_ep = 3 if args.quick else args.max_epochs
+    torch.set_num_threads(1)
+    kinds = args.models.split(",")
+    for k in kinds:
+        base, *opts = k.split("+")
+        if base not in MODELS or any(o not in ("projected", "emlp-alloc") for o in opts) or (opts and
+                                                                                          "equivariant" not in base):
+            ap.error(f"--models: unknown model {k!r}; expected some of {', '.join(MODELS)}, an equivariant model "
+                     f"optionally with +projected (EMLP's initialisation) and/or +emlp-alloc (EMLP's channel "
+                     f"allocation)")
+        if opts:
+            MODELS[k] = MODELS[base] + " " + "+".join(opts)
+    if "peer" in kinds and peer_python() is None:
+        ap.error("--models peer: EMLP's environment .venv-emlp is missing; run `make peers` (or drop 'peer')")
+    epochs = {int(a): int(b) for a, b in (p.split(":") for p in args.epochs.split(","))}
+    seeds = [0] if args.quick else [int(v) for v in args.seeds.split(",")]
+    if args.quick:
+        epochs = {N: 3 for N in epochs}
+    Ns = sorted(epochs)
     ch = 32 if args.quick else args.channels
-    epochs = {N: min(EMLP_EPOCHS[N], max_ep) for N in Ns}
-    steps = {N: epochs[N] * math.ceil(N / min(500, N)) for N in Ns}
     stem = args.stem or ("emlp_tasks_quick" if args.quick else "emlp_tasks")
-    cmd = "cd /work/main && .venv/bin/python " + " ".join(shlex.quote(a) for a in ["benchmarks/bench_emlp_tasks.py"] + sys.argv[1:])
+    cmd = "make peers && .venv/bin/python " + " ".join(shlex.quote(a) for a in ["benchmarks/bench_emlp_tasks.py"] + sys.argv[1:])
     meta = {"command": cmd, "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "python": platform.python_version(), "torch": torch.__version__, "symlie": sl.__version__,
-            "platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "loadavg_start": list(os.getloadavg()), "quick": args.quick, "channels": ch, "depth": 3,
-            "epochs_per_N": {str(k): v for k, v in epochs.items()}, "steps_per_N": {str(k): v for k, v in steps.items()},
+            "platform": platform.platform(), "cpus": os.cpu_count(), "loadavg_start": list(os.getloadavg()),
+            "quick": args.quick, "models": kinds, "channels": ch, "depth": 3,
+            "epochs_per_N": {str(k): v for k, v in epochs.items()},
             "emlp_protocol_epochs": {str(k): v for k, v in EMLP_EPOCHS.items()}, "seeds": seeds,
             "n_samples": args.n_samples, "lr": 3e-3, "schedule": "cosine to 0", "dtype": "float32",
             "mse_scale": "raw y (standardized MSE * y_std^2), as EMLP reports",
-            "mid_channels": args.mid_channels, "y_scale": args.y_scale}
+            "y_scale": args.y_scale}
     out = {"meta": meta, "published": {t: {k: (v if isinstance(v, str) else {str(a): b for a, b in v.items()})
                                            for k, v in p.items()} for t, p in PUBLISHED.items()},
            "runs": [], "summary": {}}
     T0 = time.perf_counter()
-    for task, (cls, gname) in TASKS.items():
-        if task not in args.tasks.split(","):
-            continue
-        ds = cls(n_samples=args.n_samples)
-        for N in Ns:
-            (Xtr, Ytr), _, (Xte, Yte) = ds.split(N)
-            Xtr, Ytr, Xte, Yte = Xtr.float(), Ytr.float(), Xte.float(), Yte.float()
-            for seed in seeds:
-                for kind in ("EMLP", "MLP"):
-                    t0 = time.perf_counter()
-                    if kind == "EMLP":
-                        model = sl.nn.EquivariantMLP(ds.rep_in, ds.rep_out, hidden=ch, depth=3, seed=seed,
-                                                     mid_channels=args.mid_channels)
-                    else:
-                        model = mlp(ds.rep_in.size, ds.rep_out.size, ch, seed)
-                    ys = float(Ytr.pow(2).mean().sqrt()) if args.y_scale == "rms" else 1.0
-                    model = Scaled(model, ys)
-                    build_s = time.perf_counter() - t0
-                    tr = train(model.inner, Xtr, Ytr / ys, epochs[N], seed)
-                    ev = evaluate(model, ds, Xte, Yte)
-                    run = {"task": task, "group": gname, "N": N, "seed": seed, "model": kind, "build_s": build_s,
-                           "params": sum(p.numel() for p in model.parameters()), **tr, **ev}
-                    out["runs"].append(run)
-                    print(f"{task:20s} N={N:5d} seed={seed} {kind:4s} mse_raw={ev['test_mse_raw']:.4g} "
-                          f"eq={ev['equivariance_error']:.2e} train={tr['train_s']:.1f}s build={build_s:.1f}s "
-                          f"[{time.perf_counter() - T0:.0f}s]", flush=True)
-                    write(out, stem)
-            rs = [r for r in out["runs"] if r["task"] == task and r["N"] == N]
-            pick = lambda k, f: [r[f] for r in rs if r["model"] == k]
-            out["summary"][f"{task}/N={N}"] = {
-                "emlp_mse": agg(pick("EMLP", "test_mse_raw")), "mlp_mse": agg(pick("MLP", "test_mse_raw")),
-                "emlp_mse_std": agg(pick("EMLP", "test_mse_std")), "mlp_mse_std": agg(pick("MLP", "test_mse_std")),
-                "emlp_eq": agg(pick("EMLP", "equivariance_error")), "mlp_eq": agg(pick("MLP", "equivariance_error")),
-                "emlp_train_s": statistics.median(pick("EMLP", "train_s")),
-                "mlp_train_s": statistics.median(pick("MLP", "train_s")),
-                "nonfinite_runs": sum(not r["finite"] for r in rs),
-                "y_std": [float(v) for v in ds.stats.y_std.reshape(-1)[:9]]}
-            write(out, stem)
+    jobs = []
+    for task in TASKS:
+        if task in args.tasks.split(","):
+            ds = TASKS[task][0](n_samples=args.n_samples)
+            for N in Ns:
+                (Xtr, Ytr), _, (Xte, Yte) = ds.split(N)
+                jobs.append((task, N, ds, Xtr.float(), Ytr.float(), Xte.float(), Yte.float()))
+    # the peer runs in its own process on one core while symlie's models train here on the other
+    pool = ThreadPoolExecutor(max_workers=1)
+    tmp = Path(tempfile.mkdtemp(prefix="symlie_emlp_peer_"))
+    futures = {}
+    if "peer" in kinds:
+        for task, N, ds, Xtr, Ytr, Xte, Yte in jobs:
+            futures[(task, N)] = pool.submit(run_peer, task, N, ds, Xtr, Ytr, Xte, Yte, seeds, epochs[N], ch, tmp)
+    for task, N, ds, Xtr, Ytr, Xte, Yte in jobs:
+        for seed in seeds:
+            for kind in (k for k in kinds if k != "peer"):
+                r = run_ours(kind, ds, Xtr, Ytr, Xte, Yte, seed, epochs[N], ch, args)
+                out["runs"].append({"task": task, "group": TASKS[task][1], "N": N, "seed": seed, "model": kind, **r})
+                print(f"{task:20s} N={N:5d} seed={seed} {kind:11s} mse_raw={r['test_mse_raw']:.4g} "
+                      f"eq={r['equivariance_error']:.2e} epoch={r['epoch_s']:.3g}s [{time.perf_counter() - T0:.0f}s]",
+                      flush=True)
+                write(out, stem)
+    for task, N, *_ in jobs:
+        if (task, N) in futures:
+            res = futures[(task, N)].result()
+            meta["peer_versions"] = {k: res[k] for k in ("emlp_version", "jax", "objax")}
+            for r in res["runs"]:
+                out["runs"].append({"task": task, "group": TASKS[task][1], "N": N, **r, "model": "peer"})
+        summarize(out, task, N, kinds)
+        write(out, stem)
+    pool.shutdown()
     meta["total_wall_s"] = time.perf_counter() - T0
     meta["loadavg_end"] = list(os.getloadavg())
     write(out, stem, final=True)
