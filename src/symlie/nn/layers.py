@@ -88,6 +88,16 @@ def _check_input(x, module: nn.Module, size: int, what: str) -> torch.Tensor:
     return t
 
 
+def _check_reps(rep_in, rep_out) -> None:
+    """Both arguments are Reps of one group (the input check of every network constructor)."""
+    for name, r in (("rep_in", rep_in), ("rep_out", rep_out)):
+        if not isinstance(r, Rep):
+            raise TypeError(f"{name}: expected a Rep (e.g. sl.V(G)), got {type(r).__name__}")
+    if rep_in.group != rep_out.group:
+        raise SymlieError(f"rep_in, rep_out: representations of different groups ({rep_in.group.name} and "
+                          f"{rep_out.group.name})")
+
+
 def _components(rep: Rep) -> list[Rep]:
     return list(rep.reps) if isinstance(rep, SumRep) else [rep]
 
@@ -352,21 +362,21 @@ class EquivariantMLP(nn.Module):
         mid_channels: size of the small representation inside each bilinear layer. It must hold at least as
             many vectors as the products the task needs (e.g. one per input particle): on EMLP's tasks 96 beat
             24 at N = 1000 on all three (Inertia 0.126 vs 2.36) but overfit more at N <= 100 on O5Synthetic,
-            and trains ~8x slower (benchmarks/results/emlp_tasks*.md).
+            and trains slower (benchmarks/results/emlp_tasks_configB.md, emlp_tasks_mid24.md). On these tasks
+            :class:`symlie.nn.ScalarMLP` is the more sample-efficient family (emlp_tasks.md).
         mid_rank: highest tensor rank in that representation (2 adds V (x) V components).
         dtype: parameter dtype; ``seed``: initialisation seed.
+        init: as in :class:`EquivariantLinear` (``"projected"``: EMLP's rule; worse on O5Synthetic, see
+            benchmarks/results/emlp_diagnosis.md).
+        allocation: as in :func:`uniform_rep`, for an int ``hidden`` (``"emlp"``: EMLP's rule; better on
+            O5Synthetic at N = 100, not measured on the other tasks).
     """
 
     def __init__(self, rep_in: Rep, rep_out: Rep, hidden: Rep | int = 384, depth: int = 3, mid_channels: int = 24,
                  mid_rank: int = 1, dtype: torch.dtype = torch.float32, seed: int = 0, init: str = "lecun",
                  allocation: str = "even", **basis_kwargs):
         super().__init__()
-        for name, r in (("rep_in", rep_in), ("rep_out", rep_out)):
-            if not isinstance(r, Rep):
-                raise TypeError(f"{name}: expected a Rep (e.g. sl.V(G)), got {type(r).__name__}")
-        if rep_in.group != rep_out.group:
-            raise SymlieError(f"rep_in, rep_out: representations of different groups ({rep_in.group.name} and "
-                              f"{rep_out.group.name})")
+        _check_reps(rep_in, rep_out)
         check_int(depth, "depth", 1)
         if isinstance(hidden, bool) or not isinstance(hidden, (int, Rep)):
             raise TypeError(f"hidden: expected one Rep (used for every block, e.g. 16 * sl.V(G)) or an int number of "

@@ -34,7 +34,7 @@ from ..enforce.basis import equivariant_basis, invariant_basis
 from ..linalg.nullspace import Nullspace, nullspace
 from ..lie.reps import ProductRep, Rep
 from ..utils.validation import SymlieError, check_int
-from .layers import _check_input, _components, _is_scalar
+from .layers import _check_input, _check_reps, _components, _is_scalar
 
 __all__ = ["InvariantScalars", "ScalarMLP"]
 
@@ -168,12 +168,7 @@ class ScalarMLP(nn.Module):
                  out_degree: int = 2, dtype: torch.dtype = torch.float32, seed: int = 0, rtol: float | None = None,
                  **basis_kwargs):
         super().__init__()
-        for name, r in (("rep_in", rep_in), ("rep_out", rep_out)):
-            if not isinstance(r, Rep):
-                raise TypeError(f"{name}: expected a Rep (e.g. sl.V(G)), got {type(r).__name__}")
-        if rep_in.group != rep_out.group:
-            raise SymlieError(f"rep_in, rep_out: representations of different groups ({rep_in.group.name} and "
-                              f"{rep_out.group.name})")
+        _check_reps(rep_in, rep_out)
         check_int(hidden, "hidden", 1)
         check_int(depth, "depth", 1)
         check_int(out_degree, "out_degree", 0)
