@@ -145,12 +145,12 @@ def test_projected_initialisation_is_emlps_orthogonal_projection():
     G = sl.O(3)
     # every map between scalars is equivariant: the projection of an orthogonal matrix is itself
     lin = sl.nn.EquivariantLinear(7 * sl.Scalar(G), 4 * sl.Scalar(G), init="projected", dtype=torch.float64)
-    W = lin.weight()
+    W = lin.weight().detach()
     assert torch.allclose(W @ W.T, torch.eye(4, dtype=torch.float64), atol=1e-12)
     # a small equivariant space shrinks the weights: V(x)V -> V(x)V has 3 of 81 maps
     rep = sl.V(G) * sl.V(G)
-    proj = sl.nn.EquivariantLinear(rep, rep, init="projected", dtype=torch.float64).weight()
-    lecun = sl.nn.EquivariantLinear(rep, rep, dtype=torch.float64).weight()
+    proj = sl.nn.EquivariantLinear(rep, rep, init="projected", dtype=torch.float64).weight().detach()
+    lecun = sl.nn.EquivariantLinear(rep, rep, dtype=torch.float64).weight().detach()
     for g in G.sample(2, generator=0):
         assert torch.allclose(rep.rho(g) @ proj, proj @ rep.rho(g), atol=1e-12)
     assert float(proj.norm()) < 3 ** 0.5 + 1e-9 < float(lecun.norm()) * 10
