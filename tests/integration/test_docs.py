@@ -10,7 +10,7 @@ pytestmark = pytest.mark.slow  # runs every example end to end (tens of seconds)
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 TUTORIALS = ["tutorial_enforce.md", "tutorial_discover.md", "tutorial_promote.md", "tutorial_pde.md",
-             "tutorial_generators.md", "tutorial_augment.md"]
+             "tutorial_generators.md", "tutorial_augment.md", "tutorial_promote_networks.md"]
 
 
 @pytest.mark.parametrize("name", TUTORIALS)

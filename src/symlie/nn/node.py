@@ -10,7 +10,8 @@
   (seeded, progress, checkpoints with exact resume, selection on the validation rollout MSE, CPU / CUDA,
   torchrun), with an optional :class:`symlie.promote.ADMMPenalty` hooked in: its penalty is added to the loss and
   its :meth:`~symlie.promote.ADMMPenalty.update` runs after every optimizer step; its Z, U buffers are saved in
-  the checkpoints with the model.
+  the checkpoints with the model. An optional ``regularizer`` (any differentiable scalar, e.g. a
+  :class:`symlie.NuclearNormPenalty` of an MLP field) is added to the loss as well.
 
 Chunks are tensors (N, k + 1, n): N trajectories, the states at the k + 1 common times t_0 < ... < t_k (relative
 times; an autonomous field only sees the differences). Evaluation casts the chunks to the model's dtype and device
@@ -169,7 +170,8 @@ class _ODEObjective(nn.Module):
 
 def train_neural_ode(model, train_chunks, val_chunks, *, times, epochs: int, batch_size: int = 500,
                      lr: float = 3e-4, optimizer: Callable | None = None, scheduler: Any = None,
-                     promotion: ADMMPenalty | None = None, seed: int = 0, device: Any = "cpu", checkpoint=None,
+                     promotion: ADMMPenalty | None = None, regularizer: Callable[[], torch.Tensor] | None = None,
+                     seed: int = 0, device: Any = "cpu", checkpoint=None,
                      resume_from=None, progress: bool = True, val_every: int = 1, early_stopping: int | None = None,
                      grad_clip: float | None = None, val_batch_size: int = 500, log_fn: Callable | None = None
                      ) -> TrainResult:
@@ -186,6 +188,11 @@ def train_neural_ode(model, train_chunks, val_chunks, *, times, epochs: int, bat
         promotion: an :class:`symlie.promote.ADMMPenalty` over the model's parameters (e.g.
             ``EPNN.promotion(candidates, gamma=...)``): the loss becomes MSE + penalty() (both logged as terms) and
             update() runs after every optimizer step (``step_fn`` of the Trainer).
+        regularizer: a callable () -> scalar tensor added to the loss of every step (logged as the term
+            ``"regularizer"``), e.g. ``lambda: gamma * NuclearNormPenalty(cands, X, dynamics=True)(field)``: the
+            subgradient promotion of a network that has no parameter-form operator (an MLP). It must depend on the
+            model's parameters only (state it keeps is not checkpointed); a non-scalar value is an error (named), a
+            non-finite one ends the run as ``"diverged"`` with the term named (the Trainer's rule).
         seed, device, checkpoint, resume_from, progress, val_every, early_stopping, grad_clip, log_fn: the
             Trainer's (seeded batches, atomic checkpoints with exact resume, ...).
         val_batch_size: chunks per validation forward pass.
@@ -211,6 +218,8 @@ def train_neural_ode(model, train_chunks, val_chunks, *, times, epochs: int, bat
         if any(id(p) not in own for p in promotion.params):
             raise SymlieError("promotion: its parameters are not (all) the model's; build it on the model being "
                               "trained (e.g. model.promotion(candidates, ...))")
+    if regularizer is not None and not callable(regularizer):
+        raise TypeError(f"regularizer: expected a callable () -> scalar tensor, got {type(regularizer).__name__}")
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
         raise SymlieError(f"lr: expected a finite number > 0, got {lr!r}")
     objective = _ODEObjective(node, promotion)
@@ -225,9 +234,23 @@ def train_neural_ode(model, train_chunks, val_chunks, *, times, epochs: int, bat
         pen = promotion.penalty() if promotion is not None else None
         pred = net(b[:, 0], tt)
         mse = ((pred - b[:, 1:]) ** 2).mean()
-        if pen is None:
+        if pen is None and regularizer is None:
             return mse
-        return {"loss": mse + pen, "mse": mse.detach(), "penalty": pen.detach()}
+        out = {"mse": mse.detach()}
+        loss = mse
+        if pen is not None:
+            loss = loss + pen
+            out["penalty"] = pen.detach()
+        if regularizer is not None:
+            reg = regularizer()
+            if not isinstance(reg, torch.Tensor) or reg.numel() != 1:
+                raise SymlieError(f"regularizer: expected a scalar tensor, got "
+                                  f"{tuple(reg.shape) if isinstance(reg, torch.Tensor) else type(reg).__name__}")
+            reg = reg.reshape(())
+            loss = loss + reg.to(mse.dtype)
+            out["regularizer"] = reg.detach()
+        out["loss"] = loss
+        return out
 
     def val_fn(module, data) -> float:
         return float(ode_rollout_mse(module.node, data, tt, batch_size=val_batch_size).mean())
