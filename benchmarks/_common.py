@@ -3,6 +3,7 @@ sys.path): thread pinning, medians and summaries of timings, time formatting, th
 peak-RSS bookkeeping. Imports nothing heavy, so scripts may use it before numpy is imported."""
 from __future__ import annotations
 
+import math
 import os
 import statistics
 
@@ -67,3 +68,26 @@ def reset_peak_rss() -> bool:
         return True
     except OSError:
         return False
+
+
+def jf(v):
+    """JSON-safe scalar: None, bool and str kept, integers as int, non-finite floats as "inf" / "-inf" / "nan"."""
+    import numpy as np   # lazily: this module is imported before numpy by the thread pinning
+    if v is None or isinstance(v, (bool, str)):
+        return v
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    v = float(v)
+    return v if math.isfinite(v) else ("inf" if v > 0 else ("-inf" if v < 0 else "nan"))
+
+
+def clean(o):
+    """JSON-safe copy of nested dicts / lists / tuples with floats rounded to 6 significant digits."""
+    import numpy as np
+    if isinstance(o, dict):
+        return {k: clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [clean(v) for v in o]
+    if isinstance(o, (float, np.floating)):
+        return jf(float(f"{float(o):.6g}")) if math.isfinite(float(o)) else jf(o)
+    return jf(o) if isinstance(o, (int, np.integer)) and not isinstance(o, bool) else o

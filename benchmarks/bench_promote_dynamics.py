@@ -81,7 +81,7 @@ from scipy.integrate import solve_ivp  # noqa: E402
 
 import symlie as sl  # noqa: E402
 
-from _common import fmt_s, loadavg, loadavg_line, med, summary  # noqa: E402
+from _common import clean, fmt_s, loadavg, loadavg_line, med, summary  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -141,26 +141,6 @@ def so2_z() -> sl.LieAlgebra:
 
 # ---------------------------------------------------------------------------------------------- helpers
 
-
-def jf(v):
-    """JSON-safe float (ints and None kept)."""
-    if v is None or isinstance(v, (bool, str)):
-        return v
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    v = float(v)
-    return v if math.isfinite(v) else ("inf" if v > 0 else ("-inf" if v < 0 else "nan"))
-
-
-def clean(o):
-    """JSON-safe copy with floats rounded to 6 significant digits."""
-    if isinstance(o, dict):
-        return {k: clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [clean(v) for v in o]
-    if isinstance(o, (float, np.floating)):
-        return jf(float(f"{float(o):.6g}")) if math.isfinite(float(o)) else jf(o)
-    return jf(o) if isinstance(o, (int, np.integer)) and not isinstance(o, bool) else o
 
 
 def fmt_g(v, digits=3) -> str:

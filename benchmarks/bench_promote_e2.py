@@ -85,7 +85,7 @@ from symlie.datasets import DoubleSpringPendulum, pendulum_candidates  # noqa: E
 from symlie.linalg import RankRule, nullspace_from_spectrum, principal_angles, singular_spectrum  # noqa: E402
 from symlie.nn import EPNN, NeuralODE, ode_rollout_mse, train_neural_ode  # noqa: E402
 
-from _common import loadavg, loadavg_line, med  # noqa: E402
+from _common import clean, loadavg, loadavg_line, med  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -102,25 +102,6 @@ EMLP = {"EMLP-O(2)": (0.012, 0.002), "EMLP-SO(2)": (0.015, 0.003), "MLP": (0.028
 
 # ---------------------------------------------------------------------------------------------- helpers
 
-
-def jf(v):
-    if v is None or isinstance(v, (bool, str)):
-        return v
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    v = float(v)
-    return v if math.isfinite(v) else ("inf" if v > 0 else ("-inf" if v < 0 else "nan"))
-
-
-def clean(o):
-    """JSON-safe copy, floats to 6 significant digits."""
-    if isinstance(o, dict):
-        return {k: clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [clean(v) for v in o]
-    if isinstance(o, (float, np.floating)):
-        return jf(float(f"{float(o):.6g}")) if math.isfinite(float(o)) else jf(o)
-    return jf(o) if isinstance(o, (int, np.integer)) and not isinstance(o, bool) else o
 
 
 def fnum(v):
