@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from symlie.datasets import generate
-from symlie.generators.validity import (cloud_jets, feature_validity, pde_validity, pixel_grid, warp_images)
+from symlie.generators.validity import (cloud_jets, feature_validity, pde_validity, pixel_grid, rotate_images,
+                                       warp_images)
 from symlie.pde import JetSpace, kdv, kuramoto_sivashinsky
 from symlie.utils.errors import SymlieError
 
@@ -208,6 +209,22 @@ def _smooth_images(B=2, C=3, H=16, W=20):
     a = torch.rand(B, C, 1, 1, 4, generator=g, dtype=DT)
     return (a[..., 0] * torch.sin(3 * x + 6 * a[..., 1]) + a[..., 2] * torch.cos(4 * y * x + 5 * a[..., 3])
             + torch.rand(B, C, H, W, generator=g, dtype=DT))
+
+
+def test_rotate_images_quarter_turns_and_per_image_angles():
+    torch.manual_seed(0)
+    x = torch.rand(3, 2, 9, 7)
+    assert torch.equal(rotate_images(x, 0.0), x)
+    sq = torch.rand(3, 1, 9, 9)
+    assert torch.allclose(rotate_images(sq, math.pi / 2), torch.rot90(sq, 1, (2, 3)), atol=1e-6)
+    assert torch.allclose(rotate_images(sq, math.pi), torch.rot90(sq, 2, (2, 3)), atol=1e-6)
+    per = rotate_images(sq, torch.tensor([0.0, math.pi / 2, math.pi]))
+    assert torch.allclose(per[1], torch.rot90(sq[1], 1, (1, 2)), atol=1e-6) and torch.equal(per[0], sq[0])
+    assert rotate_images(sq.double(), 0.3).dtype == torch.float64
+    with pytest.raises(SymlieError, match="angle"):
+        rotate_images(sq, torch.zeros(2))
+    with pytest.raises(SymlieError, match="angle"):
+        rotate_images(sq, float("nan"))
 
 
 def test_warp_identity_and_one_pixel_shift():

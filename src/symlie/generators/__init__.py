@@ -17,12 +17,13 @@ from .images import (ImageSplits, ImageSymmetryTask, SmallCNN, accuracy, compare
 from .learn import GeneratorObjective, GraphScaling, PDESymmetryTask, compare_to_exact, learn_pde_symmetries
 from .losses import DEFAULT_WEIGHTS, lipschitz_loss, orthonormality_loss, sobolev_loss
 from .validity import (FeatureValidity, PDEValidity, cloud_jets, feature_validity, pde_validity, pixel_grid,
-                       warp_images)
+                       rotate_images, warp_images)
 
 __all__ = ["GeneratorMLP", "field_values", "inner_products", "gram_matrix", "projection_norms", "span_angles",
            "affine_fields", "orthonormality_loss", "lipschitz_loss", "sobolev_loss", "DEFAULT_WEIGHTS", "flow",
            "flow_matrix", "available_methods", "FIXED_STEP_METHODS", "cloud_jets", "pde_validity", "PDEValidity",
-           "feature_validity", "FeatureValidity", "pixel_grid", "warp_images", "GraphScaling", "PDESymmetryTask",
+           "feature_validity", "FeatureValidity", "pixel_grid", "warp_images", "rotate_images", "GraphScaling",
+           "PDESymmetryTask",
            "GeneratorObjective", "learn_pde_symmetries", "compare_to_exact", "ImageSplits", "load_digits_images",
            "SmallCNN", "train_classifier", "accuracy", "gaussian_weight_map", "ImageSymmetryTask",
            "learn_image_symmetries", "compare_to_affine"]

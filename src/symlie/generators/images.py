@@ -207,6 +207,19 @@ class SmallCNN(nn.Module):
         return self.head(self.features(x))
 
 
+class _Promoted(nn.Module):
+    """The module the Trainer sees when training with a promotion split: the classifier and, as a submodule, the
+    split (its Z, U buffers are then saved, restored and moved with the model)."""
+
+    def __init__(self, model: nn.Module, promotion: nn.Module):
+        super().__init__()
+        self.model = model
+        self.promotion = promotion
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
 def _labelled(data: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
         raise TypeError(f"{name}: expected a pair (images (N, C, H, W), labels (N,)), got {type(data).__name__}")
@@ -244,7 +257,8 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, ba
 def train_classifier(model: nn.Module, train: Any, val: Any, *, epochs: int = 15, lr: float = 1e-3,
                      batch_size: int = 64, weight_decay: float = 0.0, select: str = "accuracy", seed: int = 0,
                      device: Any = "cpu", checkpoint: Any = None, resume_from: Any = None, progress: bool = True,
-                     log_fn: Callable | None = None):
+                     log_fn: Callable | None = None, promotion: Any = None, scheduler: Any = None,
+                     val_every: int = 1):
     """Train a classifier by cross-entropy with Adam (no augmentation: a flipped digit is not a digit), with
     :class:`symlie.utils.training.Trainer` (seeded batches, checkpoints, resume), keeping the epoch that is best
     on ``val``: ``select="accuracy"`` (the validation error 1 - accuracy, ``result.best_val``) or ``"loss"``
@@ -254,6 +268,11 @@ def train_classifier(model: nn.Module, train: Any, val: Any, *, epochs: int = 15
         model: an ``nn.Module`` images (N, C, H, W) -> logits (N, classes) (e.g. :class:`SmallCNN`); trained in
             place and left in eval mode with the selected weights.
         train, val: (images (N, C, H, W) float, labels (N,) int64) pairs.
+        promotion: an :class:`symlie.promote.ADMMPenalty` over the model's parameters (e.g.
+            ``FieldCNN.promotion(sl.se(2), gamma=...)``): the loss becomes cross-entropy + penalty() (both logged)
+            and update() runs after every optimizer step; its Z / U buffers are checkpointed with the model.
+        scheduler, val_every: the Trainer's (a learning-rate schedule ``optimizer -> scheduler`` stepped per
+            epoch; validate every so many epochs).
 
     Returns:
         the :class:`symlie.utils.training.TrainResult` (``history`` with the train loss and accuracy per epoch).
@@ -270,10 +289,25 @@ def train_classifier(model: nn.Module, train: Any, val: Any, *, epochs: int = 15
                 (name == "lr" and v == 0):
             raise ValueError(f"{name}: expected a finite number {'> 0' if name == 'lr' else '>= 0'}, got {v!r}")
 
+    if promotion is not None:
+        from ..promote import ADMMPenalty
+        if not isinstance(promotion, ADMMPenalty):
+            raise TypeError(f"promotion: expected a symlie.promote.ADMMPenalty, got {type(promotion).__name__}")
+        own = {id(p) for p in model.parameters()}
+        if any(id(p) not in own for p in promotion.params):
+            raise ValueError("promotion: its parameters are not (all) the model's; build it on the model being "
+                             "trained (e.g. model.promotion(candidates, ...))")
+    net = model if promotion is None else _Promoted(model, promotion)
+
     def loss_fn(m, batch):
         x, y = batch
+        pen = promotion.penalty() if promotion is not None else None   # before the forward pass (ADMMPenalty)
         logits = m(x)
-        return {"loss": F.cross_entropy(logits, y), "accuracy": (logits.argmax(1) == y).float().mean().detach()}
+        ce = F.cross_entropy(logits, y)
+        out = {"loss": ce, "accuracy": (logits.argmax(1) == y).float().mean().detach()}
+        if pen is not None:
+            out.update(loss=ce + pen, cross_entropy=ce.detach(), penalty=pen.detach())
+        return out
 
     def val_fn(m, data) -> float:
         X, y = data
@@ -286,9 +320,11 @@ def train_classifier(model: nn.Module, train: Any, val: Any, *, epochs: int = 15
                 tot += float(F.cross_entropy(m(X[k:k + 512].to(dev)), y[k:k + 512].to(dev), reduction="sum"))
         return tot / X.shape[0]
 
-    trainer = Trainer(model, loss_fn, lambda p: torch.optim.Adam(p, lr=lr, weight_decay=weight_decay),
+    step_fn = (lambda step: promotion.update()) if promotion is not None else None
+    trainer = Trainer(net, loss_fn, lambda p: torch.optim.Adam(p, lr=lr, weight_decay=weight_decay),
                       epochs=epochs, batch_size=batch_size, val_fn=val_fn, device=device, seed=seed,
-                      checkpoint=checkpoint, progress=progress, log_fn=log_fn)
+                      checkpoint=checkpoint, progress=progress, log_fn=log_fn, step_fn=step_fn,
+                      scheduler=scheduler, val_every=val_every)
     result = trainer.fit(train_t, val_data=val_t, resume_from=resume_from)
     model.eval()
     return result

@@ -63,8 +63,8 @@ from ..utils.errors import SymlieError
 from ..utils.resources import check_memory
 from ..utils.validation import as_tensor, check_int
 
-__all__ = ["cloud_jets", "pde_validity", "PDEValidity", "pixel_grid", "warp_images", "feature_validity",
-           "FeatureValidity", "DEFAULT_STENCIL"]
+__all__ = ["cloud_jets", "pde_validity", "PDEValidity", "pixel_grid", "warp_images", "rotate_images",
+           "feature_validity", "FeatureValidity", "DEFAULT_STENCIL"]
 
 DT = torch.float64
 #: default half-widths (w_t, w_x) of the fitting stencil: 3 x 7 grid points, degrees (2, 6)
@@ -457,6 +457,26 @@ def warp_images(images: Any, coords: Any) -> torch.Tensor:
     if grid.shape[0] != img.shape[0]:
         raise SymlieError(f"coords: {grid.shape[0]} coordinate grids for {img.shape[0]} images")
     return torch.nn.functional.grid_sample(img, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+
+
+def rotate_images(images: Any, angle: Any) -> torch.Tensor:
+    """Images rotated about their centre by ``angle`` (radians; a number, or (B,) one per image), bilinear with
+    zero fill: out(p) = f(R(angle) p) in the coordinates of :func:`pixel_grid` (the pull-back by the rotation;
+    a positive angle turns the content from the y axis towards the x axis). Images (B, C, H, W) floating;
+    returns their dtype (computed in float64 for float32 input, as :func:`warp_images`)."""
+    img = _tensor(images, "images", ndim=4)
+    th = torch.as_tensor(angle, dtype=DT)
+    if not bool(torch.isfinite(th).all()):
+        raise SymlieError("angle: contains NaN or Inf")
+    if th.ndim > 1 or (th.ndim == 1 and th.shape[0] != img.shape[0]):
+        raise SymlieError(f"angle: expected a number or one angle per image ({img.shape[0]},), got shape "
+                          f"{tuple(th.shape)}")
+    th = th.expand(img.shape[0]) if th.ndim == 0 else th
+    c, s = torch.cos(th), torch.sin(th)
+    R = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)          # (B, 2, 2)
+    coords = torch.einsum("bij,hwj->bhwi", R, pixel_grid(img.shape[2], img.shape[3]))
+    out = warp_images(img.to(DT), coords)
+    return out.to(img.dtype)
 
 
 class FeatureValidity:

@@ -6,6 +6,7 @@ from .layers import (EquivariantBilinear, EquivariantBlock, EquivariantLinear, E
 from .scalars import InvariantScalars, ScalarMLP
 from .fno import FNO1d, SpectralConv1d
 from .epnn import EPNN, EPNN_MODES, EPNNLayer
+from .conv import FieldCNN, FieldConv2d, FieldLinear, plane_generators
 from .node import NeuralODE, ode_rollout, ode_rollout_mse, train_neural_ode
 from .solver import (SOLVER_FORMAT, SOLVER_FORMAT_VERSION, UnrolledNMSE, bootstrap_interval, load_solver, rollout,
                      save_solver, single_time_nmse, train_solver, unrolled_nmse)
@@ -14,4 +15,5 @@ __all__ = ["EquivariantLinear", "GatedNonlinearity", "EquivariantBilinear", "Equ
            "gated", "uniform_rep", "InvariantScalars", "ScalarMLP", "SpectralConv1d", "FNO1d", "rollout",
            "unrolled_nmse", "UnrolledNMSE", "single_time_nmse", "bootstrap_interval", "train_solver", "save_solver",
            "load_solver", "SOLVER_FORMAT", "SOLVER_FORMAT_VERSION", "EPNN", "EPNNLayer", "EPNN_MODES", "NeuralODE",
-           "ode_rollout", "ode_rollout_mse", "train_neural_ode"]
+           "ode_rollout", "ode_rollout_mse", "train_neural_ode", "FieldConv2d", "FieldLinear", "FieldCNN",
+           "plane_generators"]
