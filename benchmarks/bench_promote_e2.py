@@ -6,6 +6,7 @@ Run from the repository root:
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_promote_e2.py --quick      # ~1-2 min
     .venv/bin/python benchmarks/bench_promote_e2.py --n-traj 25,100 --seeds 0 --arms epnn_so3,epnn_so2   # a part
     .venv/bin/python benchmarks/bench_promote_e2.py --render benchmarks/results/promote_e2.json           # md only
+    .venv/bin/python benchmarks/bench_promote_e2.py --merge PART_A.json PART_B.json   # parts run side by side
 
 Writes benchmarks/results/promote_e2.json (settings, machine, command, every run; rewritten after every run so a
 stopped run keeps what it finished, and ``--resume`` skips the runs already there with the same settings) and
@@ -434,6 +435,9 @@ def parse_args(argv=None):
     ap.add_argument("--out-stem", type=str, default=None, help="file stem (default promote_e2, quick promote_e2_quick)")
     ap.add_argument("--resume", action="store_true", help="skip the runs already in the JSON (same settings)")
     ap.add_argument("--render", type=Path, help="only re-write the markdown next to this JSON result file")
+    ap.add_argument("--merge", nargs="+", type=Path, default=None, metavar="PART_JSON",
+                    help="merge the runs of these part files (same settings; e.g. parts run on the two cores) into "
+                         "--out / --out-stem (default benchmarks/results/promote_e2.json and .md)")
     args = ap.parse_args(argv)
     q = args.quick
     s = args.seeds or ("1" if q else "3")
@@ -456,8 +460,49 @@ SETTING_KEYS = ("steps", "lr", "lr_hold", "lr_final", "val_every", "ode_step", "
                 "reweight_so3", "reweight_se3", "rho", "mlp_gamma", "penalty_points")
 
 
+def merge(args) -> int:
+    """One results file from part files run with the same settings (their commands, machines and load kept)."""
+    parts = [json.loads(p.read_text()) for p in args.merge]
+    ref = parts[0]["settings"]
+    for p, r in zip(args.merge, parts):
+        bad = [k for k in SETTING_KEYS if r["settings"].get(k) != ref.get(k)]
+        if bad:
+            raise SystemExit(f"--merge: {p} has other settings ({', '.join(bad)}) than {args.merge[0]}")
+    runs, seen = [], set()
+    for r in (r for part in parts for r in part["runs"]):
+        key = (r["arm"], r["n_traj"], r["seed"])
+        if key in seen:
+            raise SystemExit(f"--merge: the run {key} is in more than one part")
+        seen.add(key)
+        runs.append(r)
+    settings = dict(ref)
+    settings["seeds"] = sorted({r["seed"] for r in runs})
+    settings["n_traj"] = sorted({r["n_traj"] for r in runs})
+    settings["arms"] = [a for a in ARMS if any(r["arm"] == a for r in runs)]
+    planned = sum(p["planned_runs"] for p in parts)
+    env = dict(parts[0]["environment"])
+    env["loadavg_start"] = parts[0]["environment"].get("loadavg_start")
+    env["loadavg_end"] = parts[-1]["environment"].get("loadavg_end")
+    res = {"benchmark": "promote_e2", "command": " ; ".join(p["command"] for p in parts) + " ; then "
+           + shlex.join(["python", "benchmarks/bench_promote_e2.py", "--merge", *map(str, args.merge)]),
+           "date": max(p["date"] for p in parts), "settings": settings, "environment": env, "runs": runs,
+           "planned_runs": planned, "total_wall_s": max(p.get("total_wall_s", 0) for p in parts),
+           "merged_from": [{"file": str(f), "command": p["command"], "runs": len(p["runs"]),
+                            "planned_runs": p["planned_runs"], "total_wall_s": p.get("total_wall_s"),
+                            "loadavg": [p["environment"].get("loadavg_start"), p["environment"].get("loadavg_end")]}
+                           for f, p in zip(args.merge, parts)]}
+    args.out.mkdir(parents=True, exist_ok=True)
+    jpath = args.out / f"{args.out_stem}.json"
+    jpath.write_text(json.dumps(clean(res), indent=1))
+    write_markdown(json.loads(jpath.read_text()), jpath.with_suffix(".md"))
+    print(f"merged {len(runs)} runs ({planned} planned) from {len(parts)} parts into {jpath} and its .md")
+    return 0
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.merge:
+        return merge(args)
     if args.render:
         write_markdown(json.loads(args.render.read_text()), args.render.with_suffix(".md"))
         print(f"wrote {args.render.with_suffix('.md')}")

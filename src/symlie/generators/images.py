@@ -291,12 +291,7 @@ def train_classifier(model: nn.Module, train: Any, val: Any, *, epochs: int = 15
 
     if promotion is not None:
         from ..promote import ADMMPenalty
-        if not isinstance(promotion, ADMMPenalty):
-            raise TypeError(f"promotion: expected a symlie.promote.ADMMPenalty, got {type(promotion).__name__}")
-        own = {id(p) for p in model.parameters()}
-        if any(id(p) not in own for p in promotion.params):
-            raise ValueError("promotion: its parameters are not (all) the model's; build it on the model being "
-                             "trained (e.g. model.promotion(candidates, ...))")
+        ADMMPenalty.for_model(promotion, model)
     net = model if promotion is None else _Promoted(model, promotion)
 
     def loss_fn(m, batch):

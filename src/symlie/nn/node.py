@@ -212,12 +212,7 @@ def train_neural_ode(model, train_chunks, val_chunks, *, times, epochs: int, bat
         if va.shape[1] != tr.shape[1]:
             raise DataError(f"val_chunks: chunks of {va.shape[1]} states, the training chunks {tr.shape[1]}")
     if promotion is not None:
-        if not isinstance(promotion, ADMMPenalty):
-            raise TypeError(f"promotion: expected a symlie.promote.ADMMPenalty, got {type(promotion).__name__}")
-        own = {id(p) for p in node.parameters()}
-        if any(id(p) not in own for p in promotion.params):
-            raise SymlieError("promotion: its parameters are not (all) the model's; build it on the model being "
-                              "trained (e.g. model.promotion(candidates, ...))")
+        ADMMPenalty.for_model(promotion, node)
     if regularizer is not None and not callable(regularizer):
         raise TypeError(f"regularizer: expected a callable () -> scalar tensor, got {type(regularizer).__name__}")
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):

@@ -222,6 +222,18 @@ class ADMMPenalty(torch.nn.Module):
         self._cache: tuple | None = None
 
     # ------------------------------------------------------------------------------------------ helpers
+    @staticmethod
+    def for_model(promotion, model: torch.nn.Module, name: str = "promotion") -> "ADMMPenalty":
+        """Check that ``promotion`` is an ADMMPenalty over parameters of ``model`` (the trainers' argument check):
+        a TypeError for another type, a SymlieError (naming ``name``) when its parameters are not the model's."""
+        if not isinstance(promotion, ADMMPenalty):
+            raise TypeError(f"{name}: expected a symlie.promote.ADMMPenalty, got {type(promotion).__name__}")
+        own = {id(p) for p in model.parameters()}
+        if any(id(p) not in own for p in promotion.params):
+            raise SymlieError(f"{name}: its parameters are not (all) the model's; build it on the model being "
+                              f"trained (e.g. model.promotion(candidates, ...))")
+        return promotion
+
     @property
     def q(self) -> int:
         """The number of candidate generators (columns of S)."""
