@@ -339,6 +339,12 @@ def write_markdown(res: dict, path: Path) -> None:
              f"selected. The original: Adam lr 3e-4 constant for 1e4 steps ({10000 / st['steps']:g}x these steps). "
              f"Promotion: so(3) {promote_settings_str(st, 'so3')}; se(3) {promote_settings_str(st, 'se3')}; "
              f"MLP penalty gamma {st['mlp_gamma']:g} at {st['penalty_points']} points. See the script's docstring.\n")
+    per_n = {n: sorted({r["seed"] for r in res["runs"] if r["n_traj"] == n}) for n in ns}
+    if len({tuple(v) for v in per_n.values()}) > 1 or res.get("dropped_incomplete"):
+        L.append("Seeds per n_traj: " + ", ".join(f"{n}: {per_n[n]}" for n in ns) + ". " + (
+            f"Merged from parts run side by side; {len(res['dropped_incomplete'])} runs of (n_traj, seed) cells "
+            f"that not every arm finished were dropped (listed in the JSON, ``dropped_incomplete``), so that each "
+            f"median compares the arms on the same seeds.\n" if res.get("dropped_incomplete") else "\n"))
     L.append("## Test rollout MSE (states 1..4), median [min, max] over seeds\n")
     L.append("| arm | " + " | ".join(f"n_traj {n}" for n in ns) + " |")
     L.append("|---|" + "---|" * len(ns))
@@ -396,6 +402,8 @@ def write_markdown(res: dict, path: Path) -> None:
     pol = [r["polish"]["seconds"] for r in res["runs"] if r.get("polish")]
     if pol:
         L.append(f"\npolish: median {med(pol):.1f} s ({len(pol)} runs).")
+    if res.get("reading"):
+        L.append("\n" + res["reading"])
     path.write_text("\n".join(L) + "\n")
 
 
@@ -475,11 +483,20 @@ def merge(args) -> int:
             raise SystemExit(f"--merge: the run {key} is in more than one part")
         seen.add(key)
         runs.append(r)
+    # a (n_traj, seed) cell that lacks some arm (a part stopped mid-seed) is dropped, so every median over seeds
+    # compares the arms on the same seeds; the dropped runs are listed in the result
+    arms_all = {r["arm"] for r in runs}
+    cells: dict = {}
+    for r in runs:
+        cells.setdefault((r["n_traj"], r["seed"]), set()).add(r["arm"])
+    dropped = [r for r in runs if cells[(r["n_traj"], r["seed"])] != arms_all]
+    runs = [r for r in runs if cells[(r["n_traj"], r["seed"])] == arms_all]
     settings = dict(ref)
     settings["seeds"] = sorted({r["seed"] for r in runs})
     settings["n_traj"] = sorted({r["n_traj"] for r in runs})
     settings["arms"] = [a for a in ARMS if any(r["arm"] == a for r in runs)]
-    planned = sum(p["planned_runs"] for p in parts)
+    planned = len({(a, n, sd) for p in parts for a in p["settings"]["arms"] for n in p["settings"]["n_traj"]
+                   for sd in p["settings"]["seeds"]})
     env = dict(parts[0]["environment"])
     env["loadavg_start"] = parts[0]["environment"].get("loadavg_start")
     env["loadavg_end"] = parts[-1]["environment"].get("loadavg_end")
@@ -490,12 +507,15 @@ def merge(args) -> int:
            "merged_from": [{"file": str(f), "command": p["command"], "runs": len(p["runs"]),
                             "planned_runs": p["planned_runs"], "total_wall_s": p.get("total_wall_s"),
                             "loadavg": [p["environment"].get("loadavg_start"), p["environment"].get("loadavg_end")]}
-                           for f, p in zip(args.merge, parts)]}
+                           for f, p in zip(args.merge, parts)],
+           "dropped_incomplete": [{"arm": r["arm"], "n_traj": r["n_traj"], "seed": r["seed"], "test": r["test"]}
+                                  for r in dropped]}
     args.out.mkdir(parents=True, exist_ok=True)
     jpath = args.out / f"{args.out_stem}.json"
     jpath.write_text(json.dumps(clean(res), indent=1))
     write_markdown(json.loads(jpath.read_text()), jpath.with_suffix(".md"))
-    print(f"merged {len(runs)} runs ({planned} planned) from {len(parts)} parts into {jpath} and its .md")
+    print(f"merged {len(runs)} runs ({planned} planned; {len(dropped)} dropped from incomplete (n_traj, seed) cells) "
+          f"from {len(parts)} parts into {jpath} and its .md")
     return 0
 
 
