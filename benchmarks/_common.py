@@ -91,3 +91,36 @@ def clean(o):
     if isinstance(o, (float, np.floating)):
         return jf(float(f"{float(o):.6g}")) if math.isfinite(float(o)) else jf(o)
     return jf(o) if isinstance(o, (int, np.integer)) and not isinstance(o, bool) else o
+
+
+def fmt(v, digits: int = 3) -> str:
+    """A number with ``digits`` significant digits; "-" for None or NaN."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return f"{v:.{digits}g}"
+
+
+def render_markdown(json_path, write_markdown) -> int:
+    """The ``--render`` branch of a script: re-write the markdown next to a JSON result file; returns 0."""
+    import json
+    write_markdown(json.loads(json_path.read_text()), json_path.with_suffix(".md"))
+    print(f"wrote {json_path.with_suffix('.md')}")
+    return 0
+
+
+def run_environment(**extra) -> dict:
+    """The machine and versions a result file records (torch, numpy, symlie, Python, platform, CPUs, threads,
+    working directory, load average at the start), plus ``extra``. Imports torch and numpy here, lazily."""
+    import platform
+
+    import numpy as np
+    import torch
+
+    import symlie as sl
+    env = {"torch": torch.__version__, "numpy": np.__version__, "symlie": sl.__version__,
+           "python": platform.python_version(), "platform": platform.platform(),
+           "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+           "torch_threads": torch.get_num_threads(), "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
+           "cwd": os.getcwd(), "loadavg_start": loadavg()}
+    env.update(extra)
+    return env

@@ -79,7 +79,7 @@ import torch
 
 import symlie as sl
 
-from _common import fmt_s, loadavg, loadavg_line, med, proc_status_kib as _proc_status_kib, reset_peak_rss as _reset_peak_rss, summary  # noqa: E402
+from _common import fmt_s, loadavg, render_markdown, loadavg_line, med, proc_status_kib as _proc_status_kib, reset_peak_rss as _reset_peak_rss, summary  # noqa: E402
 from symlie.derivative.autodiff import autodiff_costs, resolve_autodiff as _autodiff_mode
 
 HERE = Path(__file__).resolve().parent
@@ -1085,9 +1085,7 @@ def main(argv=None) -> int:
         print(json.dumps(memory_child(json.loads(args.memory_child))))
         return 0
     if args.render:
-        write_markdown(json.loads(args.render.read_text()), args.render.with_suffix(".md"))
-        print(f"wrote {args.render.with_suffix('.md')}")
-        return 0
+        return render_markdown(args.render, write_markdown)
     torch.set_num_threads(args.threads)
     t_start = time.perf_counter()
     exe = os.path.relpath(sys.executable)

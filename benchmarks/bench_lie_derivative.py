@@ -57,7 +57,7 @@ import torch
 
 import symlie as sl
 
-from _common import fmt_s, loadavg, med, proc_status_kib as _proc_status_kib, reset_peak_rss as _reset_peak_rss, summary  # noqa: E402
+from _common import fmt_s, loadavg, render_markdown, med, proc_status_kib as _proc_status_kib, reset_peak_rss as _reset_peak_rss, summary  # noqa: E402
 
 try:                                         # public since the derivative/ package split; only used for labels
     from symlie.derivative.autodiff import resolve_autodiff
@@ -803,9 +803,7 @@ def main(argv=None) -> int:
         print(json.dumps(memory_child(json.loads(args.memory_child))))
         return 0
     if args.render:
-        write_markdown(json.loads(args.render.read_text()), args.render.with_suffix(".md"))
-        print(f"wrote {args.render.with_suffix('.md')}")
-        return 0
+        return render_markdown(args.render, write_markdown)
     torch.set_num_threads(args.threads)
     gc.collect()
     gc.freeze()            # the ~10^5 objects of torch's import need not be traversed before every timing

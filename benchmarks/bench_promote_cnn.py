@@ -50,7 +50,6 @@ import argparse  # noqa: E402
 import datetime as _dt  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
-import platform  # noqa: E402
 import shlex  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -62,19 +61,13 @@ import symlie as sl  # noqa: E402
 from symlie.generators import accuracy, load_digits_images, rotate_images, train_classifier  # noqa: E402
 from symlie.nn import FieldCNN  # noqa: E402
 
-from _common import clean, loadavg, loadavg_line, med  # noqa: E402
+from _common import clean, fmt, loadavg, loadavg_line, med, render_markdown, run_environment  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 DT = torch.float64
 ANGLES = (15, 30, 45, 90, 180)
 BASIS_LABELS = ("rot", "tx", "ty")
-
-
-def fmt(v, digits=3) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    return f"{v:.{digits}g}"
 
 
 def rotated_accuracies(net, X, y) -> dict:
@@ -265,16 +258,12 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.render:
-        write_markdown(json.loads(args.render.read_text()), args.render.with_suffix(".md"))
-        print(f"wrote {args.render.with_suffix('.md')}")
-        return 0
+        return render_markdown(args.render, write_markdown)
     torch.set_num_threads(args.threads)
     os.environ.setdefault("SYMLIE_PROGRESS", "0")
     t_start = time.perf_counter()
     exe = os.path.relpath(sys.executable)
-    env = {"torch": torch.__version__, "numpy": np.__version__, "symlie": sl.__version__,
-           "python": platform.python_version(), "platform": platform.platform(), "cpu_count": os.cpu_count(),
-           "torch_threads": torch.get_num_threads(), "cwd": os.getcwd(), "loadavg_start": loadavg()}
+    env = run_environment()
     arms = ["plain"] + [f"promote_{g:g}" for g in args.gammas]
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     args.out.mkdir(parents=True, exist_ok=True)

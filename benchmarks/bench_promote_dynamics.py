@@ -69,7 +69,6 @@ import datetime as _dt  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
-import platform  # noqa: E402
 import shlex  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
@@ -81,7 +80,7 @@ from scipy.integrate import solve_ivp  # noqa: E402
 
 import symlie as sl  # noqa: E402
 
-from _common import clean, fmt_s, loadavg, loadavg_line, med, summary  # noqa: E402
+from _common import clean, fmt_s, loadavg, loadavg_line, med, render_markdown, run_environment, summary  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -775,18 +774,12 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.render:
-        write_markdown(json.loads(args.render.read_text()), args.render.with_suffix(".md"))
-        print(f"wrote {args.render.with_suffix('.md')}")
-        return 0
+        return render_markdown(args.render, write_markdown)
     torch.set_num_threads(args.threads)
     import pysindy as ps
     t_start = time.perf_counter()
     exe = os.path.relpath(sys.executable)
-    env = {"torch": torch.__version__, "numpy": np.__version__, "pysindy": ps.__version__, "symlie": sl.__version__,
-           "python": platform.python_version(), "platform": platform.platform(),
-           "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-           "torch_threads": torch.get_num_threads(), "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
-           "cwd": os.getcwd(), "loadavg_start": loadavg()}
+    env = run_environment(pysindy=ps.__version__)
     res = {"benchmark": "promote_dynamics",
            "command": shlex.join([exe if not exe.startswith("..") else sys.executable] + sys.argv),
            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

@@ -72,13 +72,11 @@ import argparse  # noqa: E402
 import datetime as _dt  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
-import platform  # noqa: E402
 import shlex  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import symlie as sl  # noqa: E402
@@ -86,7 +84,7 @@ from symlie.datasets import DoubleSpringPendulum, pendulum_candidates  # noqa: E
 from symlie.linalg import RankRule, nullspace_from_spectrum, principal_angles, singular_spectrum  # noqa: E402
 from symlie.nn import EPNN, NeuralODE, ode_rollout_mse, train_neural_ode  # noqa: E402
 
-from _common import clean, loadavg, loadavg_line, med  # noqa: E402
+from _common import clean, fmt, loadavg, loadavg_line, med, render_markdown, run_environment  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -108,12 +106,6 @@ EMLP = {"EMLP-O(2)": (0.012, 0.002), "EMLP-SO(2)": (0.015, 0.003), "MLP": (0.028
 def fnum(v):
     """A JSON value back to float (the strings 'inf' / 'nan' included)."""
     return float(v) if v is not None else float("nan")
-
-
-def fmt(v, digits=3) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    return f"{v:.{digits}g}"
 
 
 def ints(s: str) -> list[int]:
@@ -498,7 +490,6 @@ def merge(args) -> int:
     planned = len({(a, n, sd) for p in parts for a in p["settings"]["arms"] for n in p["settings"]["n_traj"]
                    for sd in p["settings"]["seeds"]})
     env = dict(parts[0]["environment"])
-    env["loadavg_start"] = parts[0]["environment"].get("loadavg_start")
     env["loadavg_end"] = parts[-1]["environment"].get("loadavg_end")
     res = {"benchmark": "promote_e2", "command": " ; ".join(p["command"] for p in parts) + " ; then "
            + shlex.join(["python", "benchmarks/bench_promote_e2.py", "--merge", *map(str, args.merge)]),
@@ -524,17 +515,11 @@ def main(argv=None) -> int:
     if args.merge:
         return merge(args)
     if args.render:
-        write_markdown(json.loads(args.render.read_text()), args.render.with_suffix(".md"))
-        print(f"wrote {args.render.with_suffix('.md')}")
-        return 0
+        return render_markdown(args.render, write_markdown)
     torch.set_num_threads(args.threads)
     t_start = time.perf_counter()
     exe = os.path.relpath(sys.executable)
-    env = {"torch": torch.__version__, "numpy": np.__version__, "symlie": sl.__version__,
-           "python": platform.python_version(), "platform": platform.platform(),
-           "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-           "torch_threads": torch.get_num_threads(), "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
-           "cwd": os.getcwd(), "loadavg_start": loadavg()}
+    env = run_environment()
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     args.out.mkdir(parents=True, exist_ok=True)
     jpath, mpath = args.out / f"{args.out_stem}.json", args.out / f"{args.out_stem}.md"
