@@ -63,6 +63,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from ..promote import ADMMPenalty
 from ..utils.errors import SymlieError
 from ..utils.validation import as_tensor, check_int, make_generator
 from .analysis import affine_fields, gram_matrix, inner_products, projection_norms, span_angles
@@ -211,7 +212,7 @@ class _Promoted(nn.Module):
     """The module the Trainer sees when training with a promotion split: the classifier and, as a submodule, the
     split (its Z, U buffers are then saved, restored and moved with the model)."""
 
-    def __init__(self, model: nn.Module, promotion: nn.Module):
+    def __init__(self, model: nn.Module, promotion: ADMMPenalty):
         super().__init__()
         self.model = model
         self.promotion = promotion
@@ -257,7 +258,7 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, ba
 def train_classifier(model: nn.Module, train: Any, val: Any, *, epochs: int = 15, lr: float = 1e-3,
                      batch_size: int = 64, weight_decay: float = 0.0, select: str = "accuracy", seed: int = 0,
                      device: Any = "cpu", checkpoint: Any = None, resume_from: Any = None, progress: bool = True,
-                     log_fn: Callable | None = None, promotion: Any = None, scheduler: Any = None,
+                     log_fn: Callable | None = None, promotion: ADMMPenalty | None = None, scheduler: Any = None,
                      val_every: int = 1):
     """Train a classifier by cross-entropy with Adam (no augmentation: a flipped digit is not a digit), with
     :class:`symlie.utils.training.Trainer` (seeded batches, checkpoints, resume), keeping the epoch that is best
@@ -290,7 +291,6 @@ def train_classifier(model: nn.Module, train: Any, val: Any, *, epochs: int = 15
             raise ValueError(f"{name}: expected a finite number {'> 0' if name == 'lr' else '>= 0'}, got {v!r}")
 
     if promotion is not None:
-        from ..promote import ADMMPenalty
         ADMMPenalty.for_model(promotion, model)
     net = model if promotion is None else _Promoted(model, promotion)
 

@@ -243,7 +243,6 @@ class FieldCNN(nn.Module):
         layers' weights (the biases do not enter the operator); ``kwargs``: gamma, rho, update_every, reweight,
         the rank rule, ..."""
         cands = self.group if candidates is None else candidates
-        plane_generators(cands)
         weights = [cast(torch.Tensor, m.weight) for m in self.layers()]
         return ADMMPenalty(lambda: self.operator(cands), weights, **kwargs)
 
